@@ -1,0 +1,54 @@
+# DossierPost — `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+PYPROJECT_HASH := $(shell sha1sum pyproject.toml | cut -c1-12)
+RUN_STAMP := $(VENV)/.run-$(PYPROJECT_HASH)
+DEV_STAMP := $(VENV)/.dev-$(PYPROJECT_HASH)
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint typecheck worker bench migrate seed clean
+
+help: ## List the targets with one line each
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	@rm -f $(VENV)/.run-* && touch $@
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.dev-* $(VENV)/.run-* && touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP) ## Start everything with demo data at http://127.0.0.1:$(PORT) (SQLite + in-process jobs by default)
+	DOSSIERPOST_DEMO=$${DOSSIERPOST_DEMO:-1} $(BIN)/dossierpost migrate
+	DOSSIERPOST_DEMO=$${DOSSIERPOST_DEMO:-1} $(BIN)/dossierpost seed --demo
+	DOSSIERPOST_DEMO=$${DOSSIERPOST_DEMO:-1} PORT=$(PORT) $(BIN)/dossierpost serve
+
+test: $(DEV_STAMP) ## Run the whole test suite (SQLite, PostgreSQL and Redis; starts the servers if it can)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP) ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+worker: $(RUN_STAMP) ## Run RQ workers on every queue (needs REDIS_URL and DATABASE_URL)
+	$(BIN)/dossierpost worker
+
+migrate: $(RUN_STAMP) ## Apply database migrations
+	$(BIN)/dossierpost migrate
+
+seed: $(RUN_STAMP) ## Load reference data (idempotent)
+	$(BIN)/dossierpost seed
+
+bench: $(DEV_STAMP) ## Run the benchmarks and print their figures
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean: ## Remove the virtual environment and the embedded database
+	rm -rf $(VENV) instance/*.db instance/*.db-*

@@ -1,0 +1,42 @@
+"""Staff accounts: couriers, dispatchers, agency officers, managers, administrators."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from config.db import Base, UTCDateTime, utcnow
+from logistics.agencies.models import Agency, PostOffice, enum_column
+
+
+class Role(enum.StrEnum):
+    """What a staff member may do; scoping (agency, post office) is on the user."""
+
+    COURIER = "courier"
+    DISPATCHER = "dispatcher"
+    AGENCY_OFFICER = "agency_officer"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+class User(Base):
+    """A staff member who logs in."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str | None] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    post_office_id: Mapped[int | None] = mapped_column(ForeignKey("post_offices.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    agency: Mapped[Agency | None] = relationship()
+    post_office: Mapped[PostOffice | None] = relationship()

@@ -1,0 +1,121 @@
+"""The outbox: jobs commit with the change that caused them and run after commit, in-process or on RQ."""
+
+import pytest
+from rq import Queue, SimpleWorker
+from sqlalchemy import select
+
+from config.queue import OutboxMessage, Relay, claim_pending, enqueue, run_message
+from logistics.orders.models import Channel, LabelRendering
+from tests.conftest import clean_transactional
+from tests.orders.helpers import valid_request
+from tracking.services import book_pickup
+
+
+@pytest.fixture
+def committed_order(db):
+    with db.unit_of_work() as s:
+        order, _ = book_pickup(s, valid_request(s), indicator="RA", channel=Channel.API)
+        order_id = order.id
+    yield order_id
+    clean_transactional(db)
+
+
+def _rendered(db, order_id):
+    with db.unit_of_work() as s:
+        return sorted(s.scalars(select(LabelRendering.fmt).where(LabelRendering.order_id == order_id)))
+
+
+def test_rolled_back_change_leaves_no_job(db):
+    class Boom(Exception):
+        pass
+
+    with pytest.raises(Boom), db.unit_of_work() as s:
+        book_pickup(s, valid_request(s), indicator="RA", channel=Channel.API)
+        raise Boom
+    with db.unit_of_work() as s:
+        assert s.scalars(select(OutboxMessage)).all() == []
+
+
+def test_inprocess_relay_renders_the_label(db, settings, committed_order):
+    relay = Relay(db, settings)
+    assert relay.relay_pending() == 1
+    assert _rendered(db, committed_order) == ["pdf", "png", "svg"]
+    with db.unit_of_work() as s:
+        msg = s.scalars(select(OutboxMessage)).one()
+        assert msg.done_at is not None
+        assert msg.attempts == 1
+    assert relay.relay_pending() == 0  # nothing left, nothing run twice
+
+
+def test_a_message_is_claimed_once(db, committed_order):  # noqa: ARG001
+    assert len(claim_pending(db)) == 1
+    assert claim_pending(db) == []
+
+
+def test_running_a_done_message_again_does_nothing(db, settings, committed_order):
+    with db.unit_of_work() as s:
+        msg_id = s.scalars(select(OutboxMessage.id)).one()
+    assert run_message(db, settings, msg_id)
+    assert run_message(db, settings, msg_id)
+    with db.unit_of_work() as s:
+        assert s.get(OutboxMessage, msg_id).attempts == 1
+    assert _rendered(db, committed_order) == ["pdf", "png", "svg"]
+
+
+def test_a_failing_job_records_its_error_and_stays_pending(db, settings):
+    with db.unit_of_work() as s:
+        enqueue(s, "workers.jobs.labels.render_label", queue="labels", order_id="not-an-id")
+    try:
+        with db.unit_of_work() as s:
+            msg_id = s.scalars(select(OutboxMessage.id)).one()
+        assert not run_message(db, settings, msg_id)
+        with db.unit_of_work() as s:
+            msg = s.get(OutboxMessage, msg_id)
+            assert msg.done_at is None
+            assert msg.attempts == 1
+            assert msg.last_error
+    finally:
+        clean_transactional(db)
+
+
+def test_only_jobs_under_workers_jobs_can_run(db, settings):
+    with db.unit_of_work() as s:
+        enqueue(s, "os.system", queue="labels", command="true")
+    try:
+        with db.unit_of_work() as s:
+            msg_id = s.scalars(select(OutboxMessage.id)).one()
+        assert not run_message(db, settings, msg_id)
+        with db.unit_of_work() as s:
+            assert "refusing" in s.get(OutboxMessage, msg_id).last_error
+    finally:
+        clean_transactional(db)
+
+
+def test_unknown_queue_is_refused(db_session):
+    with pytest.raises(ValueError, match="unknown queue"):
+        enqueue(db_session, "workers.jobs.labels.render_label", queue="nope", order_id=1)
+
+
+@pytest.mark.redis
+def test_rq_worker_runs_relayed_job(db, settings, committed_order, redis_conn, redis_url, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", db.url)
+    settings = settings.with_(redis_url=redis_url)
+    relay = Relay(db, settings)
+    assert relay.relay_pending() == 1
+    queue = Queue("labels", connection=redis_conn)
+    assert queue.count == 1
+    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    assert _rendered(db, committed_order) == ["pdf", "png", "svg"]
+    assert relay.status()["ok"] is True
+
+
+@pytest.mark.redis
+def test_redis_down_loses_nothing(db, settings, committed_order):
+    settings = settings.with_(redis_url="redis://127.0.0.1:1/0")  # nothing listens there
+    relay = Relay(db, settings)
+    relay.kick()  # must not raise
+    with db.unit_of_work() as s:
+        msg = s.scalars(select(OutboxMessage)).one()
+        assert msg.done_at is None
+    assert relay.status()["ok"] is False
+    assert _rendered(db, committed_order) == []

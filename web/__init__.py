@@ -1,0 +1,123 @@
+"""The Flask app: HTML for people, JSON for systems; thin doors onto the domain services."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import Flask, Response, g, request, session
+
+from config.db import Database
+from config.queue import Relay
+from config.settings import Settings
+from logistics.labels.signing import LabelSigner
+from web.context import Services
+from web.errors import register_error_handlers
+from web.i18n import LANGS, current_lang, format_date, format_vnd, gettext
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+
+
+def create_app(settings: Settings | None = None, *, db: Database | None = None,
+               start_jobs: bool | None = None) -> Flask:
+    """Build the web app for ``settings`` (read from the environment when not given).
+
+    No database query runs here (fork safety: gunicorn may fork after this); the in-process job runner
+    starts on the first request of each process.
+    """
+    settings = settings or Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined] - Vietnamese stays readable in JSON
+    database = db or Database(settings.database_url)
+    relay = Relay(database, settings)
+    if relay.kick not in database.after_commit_hooks:
+        database.after_commit_hooks.append(relay.kick)
+    app.extensions["dossierpost"] = Services(settings, database, relay, LabelSigner(settings.label_keys))
+    run_jobs_here = settings.inprocess_jobs if start_jobs is None else start_jobs
+
+    @app.before_request
+    def _start_jobs() -> None:
+        if run_jobs_here and not relay.uses_redis:
+            relay.start_inprocess()
+
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        db_session = g.pop("db_session", None)
+        if db_session is not None:
+            try:
+                if response.status_code < 400:  # noqa: PLR2004 - success and redirects commit
+                    db_session.commit()
+                else:
+                    db_session.rollback()
+            finally:
+                db_session.close()
+            database.run_after_commit_hooks()
+        return _security_headers(response)
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        db_session = g.pop("db_session", None)
+        if db_session is not None:  # the request failed before after_request ran
+            db_session.rollback()
+            db_session.close()
+
+    @app.context_processor
+    def _template_globals() -> dict[str, Any]:
+        return {
+            "_": gettext,
+            "lang": current_lang(),
+            "langs": LANGS,
+            "vnd": format_vnd,
+            "ddmmyyyy": lambda v: format_date(v, settings.timezone),
+            "csrf_token": csrf_token,
+            "demo": settings.demo,
+        }
+
+    @app.after_request
+    def _remember_lang(response: Response) -> Response:
+        lang = request.args.get("lang")
+        if lang in LANGS:
+            response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")
+        return response
+
+    from web.api_v1 import bp as api_bp  # noqa: PLC0415 - blueprints import the app's helpers
+    from web.public import bp as public_bp  # noqa: PLC0415
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(api_bp)
+    register_error_handlers(app)
+    return app
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (created on first use), rendered into every form."""
+    token: str | None = session.get("csrf")
+    if token is None:
+        token = secrets.token_urlsafe(32)
+        session["csrf"] = token
+    return token
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'",
+    )
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response

@@ -1,0 +1,156 @@
+"""JSON API v1 for systems (the province's one-stop software, the national portal), and ``/healthz``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from logistics.agencies.models import AdminUnit, Procedure, Scheme, UnitLevel
+from logistics.labels.errors import InvalidItemCode
+from logistics.labels.s10 import normalize_item_code
+from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
+from logistics.orders.models import Channel, Order
+from logistics.orders.services import get_order
+from tracking.public import public_tracking
+from tracking.services import book_pickup
+from web.context import db_session, services
+from web.errors import problem
+
+bp = Blueprint("api_v1", __name__)
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """An order as the creating system sees it (it supplied the personal data itself)."""
+    svc = services()
+    base = svc.settings.public_base_url
+    sig = svc.signer.sign(order.item_code)
+    d = order.dossier
+    return {
+        "item_code": order.item_code,
+        "leg": order.leg.value,
+        "state": order.state.value,
+        "created_at": order.created_at.isoformat(),
+        "postage_vnd": order.postage_vnd,
+        "tracking_url": svc.signer.tracking_url(base, order.item_code),
+        "labels": {fmt: f"{base}/labels/{order.item_code}.{fmt}?s={sig}" for fmt in ("pdf", "png", "svg")},
+        "dossier": {
+            "procedure_code": d.procedure.code,
+            "procedure_name": d.procedure.name,
+            "service_form": d.service_form.value,
+            "envelopes": d.envelopes,
+            "external_ref": d.external_ref,
+            "agency": {"code": d.agency.code, "name": d.agency.name, "address": d.agency.address},
+            "commune": {"code": d.admin_unit.code, "name": d.admin_unit.full_name},
+            "routing": d.routing,
+        },
+        "post_office": (
+            {"code": order.post_office.code, "name": order.post_office.name} if order.post_office else None
+        ),
+    }
+
+
+@bp.post("/api/v1/orders")
+def create_order() -> Response | tuple[Response, int]:
+    """Create a pickup order. Repeating an ``external_ref`` returns the first order (200), not a duplicate."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return problem(400, "Bad Request", "Nội dung phải là một đối tượng JSON. / Body must be a JSON object.")
+    svc = services()
+    session = db_session()
+    try:
+        order, created = book_pickup(session, body, indicator=svc.settings.s10_service_indicator,
+                                     channel=Channel.API, actor_role="api")
+    except ValidationError as exc:
+        return problem(422, "Unprocessable Content", "Dữ liệu không hợp lệ. / Invalid fields.",
+                       errors=exc.errors)
+    except RoutingError as exc:
+        return problem(422, "Unprocessable Content", str(exc))
+    except IntegrityError:
+        # A concurrent request with the same external_ref won the race: answer with its order.
+        session.rollback()
+        ref = body.get("external_ref")
+        existing = select(Order).where(Order.dossier.has(external_ref=ref)) if isinstance(ref, str) else None
+        found = session.scalar(existing) if existing is not None else None
+        if found is None:
+            raise
+        order, created = found, False
+    resp = jsonify(order_json(order))
+    if created:
+        resp.headers["Location"] = f"{svc.settings.public_base_url}/t/{order.item_code}"
+    return resp, 201 if created else 200
+
+
+@bp.get("/api/v1/tracking/<code>")
+def tracking(code: str) -> Response | tuple[Response, int]:
+    """The public timeline as JSON (no personal data)."""
+    try:
+        order = get_order(db_session(), normalize_item_code(code))
+    except InvalidItemCode as exc:
+        return problem(400, "Bad Request", str(exc))
+    except OrderNotFound:
+        return problem(404, "Not Found", "Không có bưu gửi mang mã này. / No shipment has this code.")
+    view = public_tracking(db_session(), order)
+    return jsonify({
+        "item_code": view.item_code,
+        "applicant": view.applicant,
+        "procedure": view.procedure,
+        "agency": view.agency,
+        "legs": [
+            {
+                "item_code": leg.item_code, "leg": leg.leg.value, "state": leg.state.value,
+                "state_text": leg.state_text,
+                "events": [
+                    {"kind": e.kind.value, "text": e.text, "upu_code": e.upu_code,
+                     "time": e.time.isoformat(), "place": e.place}
+                    for e in leg.events
+                ],
+            }
+            for leg in view.legs
+        ],
+    })
+
+
+@bp.get("/api/v1/procedures")
+def procedures() -> Response:
+    """The procedure catalogue (read-only reference data)."""
+    rows = db_session().scalars(select(Procedure).order_by(Procedure.code)).all()
+    return jsonify([
+        {"code": p.code, "name": p.name, "field": p.field, "level": p.level.value, "by_post": p.by_post,
+         "processing_days": p.processing_days, "gov_fee_vnd": p.gov_fee_vnd,
+         "documents": [{"name": doc.name, "form": doc.form.value, "quantity": doc.quantity}
+                       for doc in p.documents]}
+        for p in rows
+    ])
+
+
+@bp.get("/api/v1/communes")
+def communes() -> Response:
+    """The 2025 communes/wards with their GSO codes (what ``commune_code`` takes)."""
+    rows = db_session().scalars(
+        select(AdminUnit).where(AdminUnit.scheme == Scheme.V2025, AdminUnit.level == UnitLevel.COMMUNE)
+        .order_by(AdminUnit.code)
+    ).all()
+    return jsonify([{"code": u.code, "name": u.name, "lat": u.lat, "lon": u.lon} for u in rows])
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Liveness and readiness: database reachable, queue reachable, outbox lag."""
+    svc = services()
+    status: dict[str, Any] = {"status": "ok"}
+    try:
+        with svc.db.unit_of_work() as session:
+            session.execute(text("SELECT 1"))
+        status["database"] = {"ok": True, "dialect": svc.db.dialect}
+    except Exception as exc:  # noqa: BLE001 - health reports failures rather than raising them
+        status["database"] = {"ok": False, "error": exc.__class__.__name__}
+    try:
+        status["queue"] = svc.relay.status()
+    except Exception as exc:  # noqa: BLE001 - same
+        status["queue"] = {"ok": False, "error": exc.__class__.__name__}
+    healthy = status["database"]["ok"] and status["queue"]["ok"]
+    status["status"] = "ok" if healthy else "degraded"
+    return jsonify(status), 200 if healthy else 503

@@ -1,0 +1,129 @@
+"""The ``dossierpost`` command: every operator task (migrate, seed, create-user, serve, worker, ...)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import click
+
+from config.settings import Settings, SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """DossierPost: bưu chính công ích cho hồ sơ hành chính / public post for administrative dossiers."""
+
+
+@main.command()
+def migrate() -> None:
+    """Apply database migrations (alembic upgrade head)."""
+    from config.migrate import upgrade  # noqa: PLC0415 - commands import what they need, when they run
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    click.echo(f"migrated {settings.database_url.split('@')[-1]}")
+
+
+@main.command()
+@click.option("--demo/--no-demo", default=False, help="Also create demo accounts and bookings.")
+def seed(demo: bool) -> None:
+    """Load reference data (idempotent) and, with --demo, demo data."""
+    import config.models  # noqa: F401, PLC0415 - every table mapped before the first query
+    from config.db import Database  # noqa: PLC0415
+    from logistics.agencies.refdata import load_reference_data  # noqa: PLC0415
+
+    settings = _settings()
+    if demo and settings.is_production:
+        raise click.ClickException("Không tạo dữ liệu demo trong môi trường production.")
+    db = Database(settings.database_url)
+    started = time.perf_counter()
+    with db.unit_of_work() as session:
+        counts = load_reference_data(session)
+    click.echo("reference data: " + ", ".join(f"{k}={v}" for k, v in counts.items())
+               + f" ({time.perf_counter() - started:.1f}s)")
+    if demo:
+        from tracking.demo import DEMO_PASSWORD, seed_demo  # noqa: PLC0415
+
+        with db.unit_of_work() as session:
+            accounts = seed_demo(session, indicator=settings.s10_service_indicator)
+        click.echo("\nDemo accounts (demo mode only) — mật khẩu / password: " + DEMO_PASSWORD)
+        for acc in accounts:
+            click.echo(f"  {acc.username:<10} {acc.role.value:<15} {acc.scope}")
+    db.dispose()
+
+
+@main.command("create-user")
+@click.option("--username", required=True)
+@click.option("--full-name", required=True)
+@click.option("--role", required=True,
+              type=click.Choice(["courier", "dispatcher", "agency_officer", "manager", "admin"]))
+@click.option("--agency", "agency_code", default=None, help="Agency code (agency officers).")
+@click.option("--post-office", "post_office_code", default=None, help="Post office code (couriers, dispatchers).")
+@click.password_option(help="At least 10 characters.")
+def create_user_cmd(username: str, full_name: str, role: str, agency_code: str | None,
+                    post_office_code: str | None, password: str) -> None:
+    """Create a staff account."""
+    import config.models  # noqa: F401, PLC0415
+    from config.db import Database  # noqa: PLC0415
+    from logistics.accounts.models import Role  # noqa: PLC0415
+    from logistics.accounts.services import AccountError, create_user  # noqa: PLC0415
+
+    db = Database(_settings().database_url)
+    try:
+        with db.unit_of_work() as session:
+            user = create_user(session, username=username, full_name=full_name, role=Role(role),
+                               password=password, agency_code=agency_code, post_office_code=post_office_code)
+            click.echo(f"created user {user.username} ({user.role.value})")
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@main.command()
+@click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
+def serve(workers: int) -> None:
+    """Serve the web app with gunicorn on 127.0.0.1:$PORT."""
+    settings = _settings()
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
+            "--bind", f"127.0.0.1:{settings.port}", "--access-logfile", "-", "--graceful-timeout", "5",
+            "web.wsgi:app"]
+    click.echo(f"DossierPost: {settings.public_base_url}  (database: {settings.database_url.split('@')[-1]}, "
+               f"jobs: {'RQ at ' + settings.redis_url if settings.redis_url else 'in-process'})")
+    os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with gunicorn; no shell involved
+
+
+@main.command()
+@click.option("--queues", default="routing,labels,notifications,webhooks,periodic", show_default=True)
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(queues: str, burst: bool) -> None:
+    """Run an RQ worker (needs REDIS_URL)."""
+    from workers.runner import run_worker  # noqa: PLC0415
+
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL chưa đặt: không có Redis thì công việc chạy ngay trong web (make run).")
+    run_worker(settings, queues.split(","), burst=burst)
+
+
+@main.command("relay")
+def relay_cmd() -> None:
+    """Hand pending outbox messages to the queue now (the reconciler does this periodically)."""
+    import config.models  # noqa: F401, PLC0415
+    from config.db import Database  # noqa: PLC0415
+    from config.queue import Relay  # noqa: PLC0415
+
+    settings = _settings()
+    n = Relay(Database(settings.database_url), settings).relay_pending()
+    click.echo(f"relayed {n} message(s)")
+
+
+if __name__ == "__main__":
+    main()

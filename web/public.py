@@ -1,0 +1,157 @@
+"""Pages for citizens: home, booking a pickup, public tracking, labels."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
+
+from logistics.agencies.models import AdminUnit, Procedure, Scheme, UnitLevel
+from logistics.labels.errors import InvalidItemCode
+from logistics.labels.s10 import normalize_item_code
+from logistics.labels.services import FORMATS, get_label
+from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
+from logistics.orders.models import Channel, Order
+from logistics.orders.services import get_order
+from logistics.text import collation_key
+from tracking.public import public_tracking
+from tracking.services import book_pickup
+from web.context import db_session, services
+from web.i18n import gettext as _
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def home() -> str:
+    """Search box, booking link, and (in demo mode) an example shipment."""
+    example = None
+    if services().settings.demo:
+        order = db_session().scalar(select(Order).order_by(Order.id.desc()).limit(1))
+        if order is not None:
+            example = services().signer.tracking_url("", order.item_code)
+    return render_template("home.html", example=example)
+
+
+@bp.get("/track")
+def track_search() -> BaseResponse | tuple[str, int]:
+    """The home page's search box: normalise what was typed and go to the item's page."""
+    raw = request.args.get("code", "")
+    try:
+        code = normalize_item_code(raw)
+    except InvalidItemCode as exc:
+        return render_template("error.html", title=_("Mã bưu gửi không hợp lệ"), detail=str(exc),
+                               status=400), 400
+    return redirect(url_for("public.track", code=code))
+
+
+@bp.get("/t/<code>")
+def track(code: str) -> str | tuple[str, int]:
+    """The public tracking page; the QR code on the label opens it with a signature ``s``."""
+    try:
+        normalized = normalize_item_code(code)
+    except InvalidItemCode as exc:
+        return render_template("error.html", title=_("Mã bưu gửi không hợp lệ"), detail=str(exc),
+                               status=400), 400
+    sig = request.args.get("s")
+    if sig is not None and not services().signer.verify(normalized, sig):
+        return render_template(
+            "error.html", title=_("Nhãn không hợp lệ"),
+            detail=_("Chữ ký trên mã QR không khớp: nhãn có thể bị làm giả hoặc in sai. "
+                     "Hãy nhập mã bưu gửi bằng tay hoặc liên hệ bưu cục."),
+            status=403,
+        ), 403
+    try:
+        order = get_order(db_session(), normalized)
+    except OrderNotFound:
+        return render_template(
+            "error.html", title=_("Không tìm thấy bưu gửi"),
+            detail=_("Mã hợp lệ nhưng chưa có bưu gửi nào mang mã này. "
+                     "Vui lòng kiểm tra lại mã trên nhãn hoặc biên nhận."),
+            status=404,
+        ), 404
+    return render_template("track.html", view=public_tracking(db_session(), order), verified_label=sig is not None)
+
+
+@bp.get("/labels/<code>.<fmt>")
+def label(code: str, fmt: str) -> Response:
+    """A label as PDF/PNG/SVG. The label's own signature is the key: whoever holds the label may print it."""
+    if fmt not in FORMATS:
+        abort(404)
+    try:
+        normalized = normalize_item_code(code)
+    except InvalidItemCode:
+        abort(404)
+    if not services().signer.verify(normalized, request.args.get("s", "")):
+        abort(403)
+    try:
+        order = get_order(db_session(), normalized)
+    except OrderNotFound:
+        abort(404)
+    svc = services()
+    content = get_label(db_session(), order, fmt, signer=svc.signer, base_url=svc.settings.public_base_url,
+                        tz_name=svc.settings.timezone)
+    resp = Response(content, mimetype=FORMATS[fmt])
+    resp.headers["Content-Disposition"] = f'inline; filename="{normalized}.{fmt}"'
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    return resp
+
+
+def _form_choices() -> dict[str, Any]:
+    s = db_session()
+    communes = s.scalars(
+        select(AdminUnit).where(AdminUnit.scheme == Scheme.V2025, AdminUnit.level == UnitLevel.COMMUNE)
+    ).all()
+    procedures = s.scalars(select(Procedure).where(Procedure.by_post.is_(True))).all()
+    fields: dict[str, list[Procedure]] = {}
+    for p in sorted(procedures, key=lambda p: collation_key(p.name)):
+        fields.setdefault(p.field, []).append(p)
+    return {
+        "communes": sorted(communes, key=lambda u: collation_key(u.name)),
+        "procedure_fields": sorted(fields.items(), key=lambda kv: collation_key(kv[0])),
+    }
+
+
+@bp.route("/book", methods=["GET", "POST"])
+def book() -> str | BaseResponse | tuple[str, int]:
+    """The citizen's booking form; the same validation as the API, every field's error shown."""
+    if request.method == "GET":
+        return render_template("book.html", form={}, errors={}, **_form_choices())
+    form = request.form.to_dict()
+    token = form.pop("csrf_token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(token, expected):
+        return render_template("book.html", form=form, errors={},
+                               form_error=_("Phiên làm việc đã hết hạn, vui lòng gửi lại biểu mẫu."),
+                               **_form_choices()), 400
+    svc = services()
+    try:
+        order, _created = book_pickup(db_session(), form, indicator=svc.settings.s10_service_indicator,
+                                      channel=Channel.WEB)
+    except ValidationError as exc:
+        return render_template("book.html", form=form, errors=exc.errors,
+                               form_error=_("Vui lòng sửa các lỗi bên dưới."), **_form_choices()), 422
+    except RoutingError as exc:
+        return render_template("book.html", form=form, errors={}, form_error=str(exc), **_form_choices()), 422
+    sig = svc.signer.sign(order.item_code)
+    return redirect(url_for("public.booked", code=order.item_code, s=sig))
+
+
+@bp.get("/booked/<code>")
+def booked(code: str) -> str:
+    """Confirmation after booking: the item code, label links, tracking link."""
+    try:
+        normalized = normalize_item_code(code)
+    except InvalidItemCode:
+        abort(404)
+    sig = request.args.get("s", "")
+    if not services().signer.verify(normalized, sig):
+        abort(403)
+    try:
+        order = get_order(db_session(), normalized)
+    except OrderNotFound:
+        abort(404)
+    return render_template("booked.html", order=order, sig=sig)
