@@ -168,7 +168,7 @@ class Relay:
         if self.uses_redis:
             try:
                 self.relay_pending()
-            except Exception:  # noqa: BLE001 - Redis down: the reconciler re-sends later, nothing is lost
+            except Exception:
                 log.warning("outbox relay to Redis failed; messages stay pending", exc_info=True)
         else:
             self._wake.set()

@@ -18,7 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 DEV_SECRET_KEY = "dev-secret-key-not-for-production"  # noqa: S105 - the known default production refuses
-DEV_LABEL_SIGNING_KEY = "dev-label-signing-key-not-for-production"  # noqa: S105 - same
+DEV_LABEL_SIGNING_KEY = "dev-label-signing-key-not-for-production"
 
 ENVIRONMENTS = ("development", "test", "production")
 

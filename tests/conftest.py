@@ -52,7 +52,7 @@ def _ensure_postgres() -> str | None:
     if _pg_reachable():
         return None
     if shutil.which("pg_ctlcluster") and Path("/etc/postgresql").is_dir():
-        version = sorted(os.listdir("/etc/postgresql"))[-1]
+        version = max(p.name for p in Path("/etc/postgresql").iterdir())
         _run(f"pg_ctlcluster --skip-systemctl-redirect {version} main start")
         for _ in range(20):
             if _pg_reachable():
@@ -120,8 +120,11 @@ def pg_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def _databases() -> dict[str, Database]:
-    return {}
+def _databases() -> Iterator[dict[str, Database]]:
+    databases: dict[str, Database] = {}
+    yield databases
+    for database in databases.values():
+        database.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

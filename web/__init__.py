@@ -37,39 +37,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
         JSON_SORT_KEYS=False,
     )
-    app.json.ensure_ascii = False  # type: ignore[attr-defined] - Vietnamese stays readable in JSON
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Vietnamese stays readable in JSON
     database = db or Database(settings.database_url)
     relay = Relay(database, settings)
-    if relay.kick not in database.after_commit_hooks:
-        database.after_commit_hooks.append(relay.kick)
+    database.after_commit_hooks[:] = [relay.kick]  # one relay per database in a process
     app.extensions["dossierpost"] = Services(settings, database, relay, LabelSigner(settings.label_keys))
     run_jobs_here = settings.inprocess_jobs if start_jobs is None else start_jobs
-
-    @app.before_request
-    def _start_jobs() -> None:
-        if run_jobs_here and not relay.uses_redis:
-            relay.start_inprocess()
-
-    @app.after_request
-    def _commit(response: Response) -> Response:
-        db_session = g.pop("db_session", None)
-        if db_session is not None:
-            try:
-                if response.status_code < 400:  # noqa: PLR2004 - success and redirects commit
-                    db_session.commit()
-                else:
-                    db_session.rollback()
-            finally:
-                db_session.close()
-            database.run_after_commit_hooks()
-        return _security_headers(response)
-
-    @app.teardown_request
-    def _close(_exc: BaseException | None) -> None:
-        db_session = g.pop("db_session", None)
-        if db_session is not None:  # the request failed before after_request ran
-            db_session.rollback()
-            db_session.close()
+    if run_jobs_here and not relay.uses_redis:
+        app.before_request(relay.start_inprocess)
+    _install_unit_of_work(app, database)
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
@@ -97,6 +73,31 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app.register_blueprint(api_bp)
     register_error_handlers(app)
     return app
+
+
+def _install_unit_of_work(app: Flask, database: Database) -> None:
+    """One transaction per request: commit when the response succeeds, roll back otherwise."""
+
+    @app.after_request
+    def _commit(response: Response) -> Response:
+        db_session = g.pop("db_session", None)
+        if db_session is not None:
+            try:
+                if response.status_code < 400:  # noqa: PLR2004 - success and redirects commit
+                    db_session.commit()
+                else:
+                    db_session.rollback()
+            finally:
+                db_session.close()
+            database.run_after_commit_hooks()
+        return _security_headers(response)
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        db_session = g.pop("db_session", None)
+        if db_session is not None:  # the request failed before after_request ran
+            db_session.rollback()
+            db_session.close()
 
 
 def csrf_token() -> str:

@@ -69,7 +69,8 @@ def seed(demo: bool) -> None:
 @click.option("--agency", "agency_code", default=None, help="Agency code (agency officers).")
 @click.option("--post-office", "post_office_code", default=None, help="Post office code (couriers, dispatchers).")
 @click.password_option(help="At least 10 characters.")
-def create_user_cmd(username: str, full_name: str, role: str, agency_code: str | None,
+def create_user_cmd(  # noqa: PLR0917 - click passes options positionally
+    username: str, full_name: str, role: str, agency_code: str | None,
                     post_office_code: str | None, password: str) -> None:
     """Create a staff account."""
     import config.models  # noqa: F401, PLC0415

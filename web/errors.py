@@ -53,7 +53,7 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | tuple[str, int]:
-        log.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
         if wants_json():
             return problem(500, "Internal Server Error", "Lỗi hệ thống; đã ghi nhận. / Server error; logged.")
         return render_template("error.html", title=_("Đã xảy ra lỗi"), detail=None, status=500), 500

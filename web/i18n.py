@@ -58,7 +58,7 @@ EN: dict[str, str] = {
         "The code is valid but no shipment carries it. Please check the code on the label or receipt.",
     "Mã bưu gửi không hợp lệ": "Invalid item code",
     "Nhãn không hợp lệ": "Invalid label",
-    "Chữ ký trên mã QR không khớp: nhãn có thể bị làm giả hoặc in sai. Hãy nhập mã bưu gửi bằng tay hoặc liên hệ bưu cục.":
+    "Chữ ký trên mã QR không khớp: nhãn có thể bị làm giả hoặc in sai. Hãy nhập mã bưu gửi bằng tay hoặc liên hệ bưu cục.":  # noqa: E501 - the key is the message
         "The QR signature does not match: the label may be forged or misprinted. Type the item code or "
         "contact the post office.",
     "Trang chủ": "Home",

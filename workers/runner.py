@@ -15,7 +15,7 @@ _state: dict[str, object] = {}
 
 
 def _context() -> tuple[Database, Settings]:
-    """This process's database and settings, created on first use (after any fork, never at import)."""
+    """The database and settings, created on first use (after any fork, never at import)."""
     if _state.get("pid") != os.getpid():
         import config.models  # noqa: F401, PLC0415 - every table mapped before the first query
 

@@ -8,15 +8,19 @@ from config.db import Base, UTCDateTime, make_engine
 target_metadata = Base.metadata
 
 
-def render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+def render_item(type_: str, obj: object, _autogen_context: object) -> str | bool:
     # Our own column types render as themselves; the script template imports them.
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "UTCDateTime()"
     return False
 
 
-OPTIONS = {"target_metadata": target_metadata, "render_as_batch": True, "render_item": render_item,
-           "compare_type": True}
+OPTIONS = {
+    "target_metadata": target_metadata,
+    "render_as_batch": True,
+    "render_item": render_item,
+    "compare_type": True,
+}
 
 
 def run_migrations() -> None:

@@ -19,5 +19,5 @@ class RoutingError(OrderError):
     """No competent agency or post office could be found for the request."""
 
 
-class OrderNotFound(OrderError):
+class OrderNotFound(OrderError):  # noqa: N818 - reads as the fact it reports
     """No order has that item code."""

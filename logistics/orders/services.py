@@ -61,8 +61,9 @@ class PickupRequest:
     reduction: FeeReduction | None
 
 
-def _text(raw: Mapping[str, Any], name: str, errors: dict[str, str], *, max_len: int,
-          required: bool = True, label: str = "") -> str | None:
+def _text(
+    raw: Mapping[str, Any], name: str, errors: dict[str, str], *, max_len: int, required: bool = True, label: str = ""
+) -> str | None:
     value = raw.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         if required:
@@ -98,66 +99,91 @@ def resolve_commune(session: Session, code: str) -> AdminUnit | None:
     )
 
 
+def _phone(raw: Mapping[str, Any], errors: dict[str, str]) -> str | None:
+    text = _text(raw, "phone", errors, max_len=30, label="số điện thoại / phone")
+    if text is None:
+        return None
+    try:
+        return normalize_phone(text)
+    except InvalidPhone as exc:
+        errors["phone"] = f"{exc} / Not a Vietnamese phone number."
+        return None
+
+
+def _commune(session: Session, raw: Mapping[str, Any], errors: dict[str, str]) -> AdminUnit | None:
+    code = _text(raw, "commune_code", errors, max_len=10, label="xã/phường / commune")
+    if code is None:
+        return None
+    unit = resolve_commune(session, code)
+    if unit is None:
+        errors["commune_code"] = "Không tìm thấy xã/phường này. / Unknown commune code."
+    return unit
+
+
+def _procedure(session: Session, raw: Mapping[str, Any], errors: dict[str, str]) -> Procedure | None:
+    code = _text(raw, "procedure_code", errors, max_len=40, label="thủ tục / procedure")
+    if code is None:
+        return None
+    procedure = session.scalar(select(Procedure).where(Procedure.code == code))
+    if procedure is None:
+        errors["procedure_code"] = "Không có thủ tục này trong danh mục. / Unknown procedure."
+    elif not procedure.by_post:
+        reason = procedure.in_person_reason or "thủ tục phải thực hiện trực tiếp"
+        errors["procedure_code"] = (
+            f"Thủ tục này không nhận qua bưu chính: {reason}. / This procedure must be done in person."
+        )
+        return None
+    return procedure
+
+
+def _service_form(raw: Mapping[str, Any], errors: dict[str, str]) -> ServiceForm | None:
+    value = raw.get("service_form", ServiceForm.SEND_ONLY.value)
+    if value in (ServiceForm.SEND_ONLY.value, ServiceForm.BOTH.value):
+        return ServiceForm(value)
+    errors["service_form"] = (
+        "Hình thức phải là 'send_only' (chỉ gửi hồ sơ) hoặc 'both' (gửi hồ sơ và nhận kết quả). / "
+        "Must be send_only or both."
+    )
+    return None
+
+
+def _envelopes(raw: Mapping[str, Any], errors: dict[str, str]) -> int:
+    value = raw.get("envelopes", 1)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        errors["envelopes"] = "Số phong bì phải là số nguyên. / Must be a whole number."
+        return 1
+    if not 1 <= value <= MAX_ENVELOPES:
+        errors["envelopes"] = f"Số phong bì từ 1 đến {MAX_ENVELOPES}. / Between 1 and {MAX_ENVELOPES}."
+    return value
+
+
+def _reduction(session: Session, raw: Mapping[str, Any], errors: dict[str, str]) -> FeeReduction | None:
+    code = _text(raw, "reduction_code", errors, max_len=40, required=False)
+    if code is None:
+        return None
+    reduction = session.scalar(select(FeeReduction).where(FeeReduction.code == code))
+    if reduction is None:
+        errors["reduction_code"] = "Không có đối tượng miễn giảm này. / Unknown reduction group."
+    return reduction
+
+
 def validate_pickup_request(session: Session, raw: Mapping[str, Any]) -> PickupRequest:
     """Check every field of a pickup request; raise ``ValidationError`` listing all problems at once."""
     errors: dict[str, str] = {}
     name = _text(raw, "applicant_name", errors, max_len=200, label="họ tên / name")
-    phone_raw = _text(raw, "phone", errors, max_len=30, label="số điện thoại / phone")
-    phone = None
-    if phone_raw is not None:
-        try:
-            phone = normalize_phone(phone_raw)
-        except InvalidPhone as exc:
-            errors["phone"] = f"{exc} / Not a Vietnamese phone number."
+    phone = _phone(raw, errors)
     address = _text(raw, "address", errors, max_len=400, label="địa chỉ / address")
-    unit = None
-    unit_code = _text(raw, "commune_code", errors, max_len=10, label="xã/phường / commune")
-    if unit_code is not None:
-        unit = resolve_commune(session, unit_code)
-        if unit is None:
-            errors["commune_code"] = "Không tìm thấy xã/phường này. / Unknown commune code."
-    procedure = None
-    proc_code = _text(raw, "procedure_code", errors, max_len=40, label="thủ tục / procedure")
-    if proc_code is not None:
-        procedure = session.scalar(select(Procedure).where(Procedure.code == proc_code))
-        if procedure is None:
-            errors["procedure_code"] = "Không có thủ tục này trong danh mục. / Unknown procedure."
-        elif not procedure.by_post:
-            reason = procedure.in_person_reason or "thủ tục phải thực hiện trực tiếp"
-            errors["procedure_code"] = (
-                f"Thủ tục này không nhận qua bưu chính: {reason}. / "
-                "This procedure must be done in person."
-            )
-    form_raw = raw.get("service_form", ServiceForm.SEND_ONLY.value)
-    service_form = None
-    if form_raw not in (ServiceForm.SEND_ONLY.value, ServiceForm.BOTH.value):
-        errors["service_form"] = (
-            "Hình thức phải là 'send_only' (chỉ gửi hồ sơ) hoặc 'both' (gửi hồ sơ và nhận kết quả). / "
-            "Must be send_only or both."
-        )
-    else:
-        service_form = ServiceForm(form_raw)
-    envelopes_raw = raw.get("envelopes", 1)
-    envelopes = 1
-    try:
-        envelopes = int(envelopes_raw)
-        if isinstance(envelopes_raw, bool) or isinstance(envelopes_raw, float):
-            raise TypeError  # noqa: TRY301 - same message as other non-integers
-        if not 1 <= envelopes <= MAX_ENVELOPES:
-            errors["envelopes"] = f"Số phong bì từ 1 đến {MAX_ENVELOPES}. / Between 1 and {MAX_ENVELOPES}."
-    except (TypeError, ValueError):
-        errors["envelopes"] = "Số phong bì phải là số nguyên. / Must be a whole number."
+    unit = _commune(session, raw, errors)
+    procedure = _procedure(session, raw, errors)
+    service_form = _service_form(raw, errors)
+    envelopes = _envelopes(raw, errors)
     notes = _text(raw, "notes", errors, max_len=MAX_NOTES, required=False)
     external_ref = _text(raw, "external_ref", errors, max_len=100, required=False)
-    reduction = None
-    reduction_code = _text(raw, "reduction_code", errors, max_len=40, required=False)
-    if reduction_code is not None:
-        reduction = session.scalar(select(FeeReduction).where(FeeReduction.code == reduction_code))
-        if reduction is None:
-            errors["reduction_code"] = "Không có đối tượng miễn giảm này. / Unknown reduction group."
-    if errors:
+    reduction = _reduction(session, raw, errors)
+    if errors or not (name and phone and address and unit and procedure and service_form):
         raise ValidationError(errors)
-    assert name and phone and address and unit and procedure and service_form  # noqa: S101 - narrowed above
     return PickupRequest(name, phone, address, unit, procedure, service_form, envelopes, notes,
                          external_ref, reduction)
 
@@ -186,8 +212,8 @@ def route_agency(session: Session, procedure: Procedure, unit: AdminUnit) -> tup
         rule = "commune_desk_of_applicant" if procedure.level == ProcedureLevel.COMMUNE else (
             "former_district_level_to_commune_desk"
         )
-        why = f"Thủ tục cấp {'xã' if procedure.level == ProcedureLevel.COMMUNE else 'huyện (cũ)'}: " \
-              f"nộp tại bộ phận một cửa của {unit.name}."
+        level_text = "xã" if procedure.level == ProcedureLevel.COMMUNE else "huyện (cũ)"
+        why = f"Thủ tục cấp {level_text}: nộp tại bộ phận một cửa của {unit.name}."
     if agency is None:
         raise RoutingError(f"Không tìm thấy cơ quan tiếp nhận cho thủ tục {procedure.code} tại {unit.name}.")
     return agency, {"rule": rule, "inputs": inputs, "agency": agency.code, "explanation": why}

@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -40,7 +41,7 @@ def test_concurrent_processes_never_share_a_serial(db):
 
     with db.unit_of_work() as s:
         commune_code, procedure_code = commune(s).code, procedure(s).code
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "PYTHONPATH": str(Path.cwd())}
     procs = [
         subprocess.Popen(  # noqa: S603 - our own interpreter and script
             [sys.executable, "-c", SCRIPT, db.url, commune_code, procedure_code, str(ORDERS_EACH)],

@@ -26,12 +26,16 @@ def _rendered(db, order_id):
 
 
 def test_rolled_back_change_leaves_no_job(db):
-    class Boom(Exception):
+    class AbortError(Exception):
         pass
 
-    with pytest.raises(Boom), db.unit_of_work() as s:
-        book_pickup(s, valid_request(s), indicator="RA", channel=Channel.API)
-        raise Boom
+    def book_then_fail():
+        with db.unit_of_work() as s:
+            book_pickup(s, valid_request(s), indicator="RA", channel=Channel.API)
+            raise AbortError
+
+    with pytest.raises(AbortError):
+        book_then_fail()
     with db.unit_of_work() as s:
         assert s.scalars(select(OutboxMessage)).all() == []
 
@@ -64,7 +68,7 @@ def test_running_a_done_message_again_does_nothing(db, settings, committed_order
 
 def test_a_failing_job_records_its_error_and_stays_pending(db, settings):
     with db.unit_of_work() as s:
-        enqueue(s, "workers.jobs.labels.render_label", queue="labels", order_id="not-an-id")
+        enqueue(s, "workers.jobs.labels.render_label", queue="labels", no_such_argument=1)
     try:
         with db.unit_of_work() as s:
             msg_id = s.scalars(select(OutboxMessage.id)).one()
@@ -97,14 +101,22 @@ def test_unknown_queue_is_refused(db_session):
 
 
 @pytest.mark.redis
-def test_rq_worker_runs_relayed_job(db, settings, committed_order, redis_conn, redis_url, monkeypatch):
+def test_rq_worker_runs_relayed_job(db, settings, committed_order, redis_conn, redis_url, monkeypatch):  # noqa: PLR0917
+    import workers.runner
+
     monkeypatch.setenv("DATABASE_URL", db.url)
+    worker_state: dict = {}
+    monkeypatch.setattr(workers.runner, "_state", worker_state)  # the worker reads its settings afresh
     settings = settings.with_(redis_url=redis_url)
     relay = Relay(db, settings)
     assert relay.relay_pending() == 1
     queue = Queue("labels", connection=redis_conn)
     assert queue.count == 1
-    SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    try:
+        SimpleWorker([queue], connection=redis_conn).work(burst=True)
+    finally:
+        if "db" in worker_state:
+            worker_state["db"].dispose()
     assert _rendered(db, committed_order) == ["pdf", "png", "svg"]
     assert relay.status()["ok"] is True
 
