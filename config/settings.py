@@ -53,6 +53,10 @@ class Settings:
         """Read the environment (``os.environ`` by default) and validate it."""
         env = dict(os.environ if environ is None else environ)
         defaults = cls()
+        try:
+            port = int(env.get("PORT", str(defaults.port)))
+        except ValueError as exc:
+            raise SettingsError(f"PORT must be a number, not {env.get('PORT')!r}") from exc
         previous = tuple(k for k in env.get("LABEL_SIGNING_KEYS_PREVIOUS", "").split(",") if k.strip())
         settings = cls(
             env=env.get("DOSSIERPOST_ENV", defaults.env),
@@ -61,10 +65,11 @@ class Settings:
             secret_key=env.get("SECRET_KEY", defaults.secret_key),
             label_signing_key=env.get("LABEL_SIGNING_KEY", defaults.label_signing_key),
             label_signing_keys_previous=previous,
-            public_base_url=env.get("PUBLIC_BASE_URL", defaults.public_base_url).rstrip("/"),
+            # Without PUBLIC_BASE_URL the QR codes point at this machine on the served port.
+            public_base_url=env.get("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}").rstrip("/"),
             s10_service_indicator=env.get("S10_SERVICE_INDICATOR", defaults.s10_service_indicator).upper(),
             timezone=env.get("TZ_NAME", defaults.timezone),
-            port=int(env.get("PORT", str(defaults.port))),
+            port=port,
             log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
             demo=env.get("DOSSIERPOST_DEMO", "0") in {"1", "true", "yes"},
         )

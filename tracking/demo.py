@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 
 from logistics.accounts.models import Role, User
 from logistics.accounts.services import create_user
-from logistics.agencies.models import AdminUnit, Agency, AgencyKind, PostOffice, Procedure, Scheme, UnitLevel
+from logistics.agencies.models import (
+    AdminUnit,
+    Agency,
+    AgencyKind,
+    PostOffice,
+    PostOfficeArea,
+    Procedure,
+    Scheme,
+    UnitLevel,
+)
 from logistics.orders.models import Channel
 from tracking.services import book_pickup
 
@@ -42,7 +51,11 @@ def seed_demo(session: Session, *, indicator: str, bookings: int = 36) -> list[D
     """Create the demo accounts and bookings (idempotent); returns the accounts to print."""
     rng = random.Random(2017)  # noqa: S311 - demo data, not secrets; the seed article's year: the same demo data on every machine
     center = session.scalar(select(Agency).where(Agency.kind == AgencyKind.PROVINCE_CENTER).limit(1))
-    office = session.scalar(select(PostOffice).order_by(PostOffice.code).limit(1))
+    # The dispatcher and couriers work at the office serving the provincial center's ward (Cà Mau city).
+    office = session.scalar(
+        select(PostOffice).join(PostOfficeArea, PostOfficeArea.post_office_id == PostOffice.id)
+        .where(PostOfficeArea.admin_unit_id == center.admin_unit_id).limit(1)
+    ) if center else None
     accounts: list[DemoAccount] = []
     specs: list[tuple[str, str, Role, str | None, str | None]] = [
         ("admin", "Quản trị hệ thống", Role.ADMIN, None, None),

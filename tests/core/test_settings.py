@@ -45,3 +45,10 @@ def test_production_refuses_demo_mode():
 def test_bad_values_are_refused_with_the_variable_named(var, value):
     with pytest.raises(SettingsError, match=var):
         Settings.from_env({var: value})
+
+
+def test_public_base_url_follows_the_port_unless_set():
+    assert Settings.from_env({"PORT": "8080"}).public_base_url == "http://127.0.0.1:8080"
+    assert Settings.from_env({"PORT": "8080", "PUBLIC_BASE_URL": "https://a.b"}).public_base_url == "https://a.b"
+    with pytest.raises(SettingsError, match="PORT"):
+        Settings.from_env({"PORT": "eighty"})
