@@ -18,8 +18,8 @@ def alembic_config(database_url: str) -> Config:
     return cfg
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
-    """Apply migrations up to ``revision``."""
+def upgrade(database_url: str, revision: str = "heads") -> None:
+    """Apply migrations up to ``revision`` (all heads by default, so parallel branches apply before a merge)."""
     command.upgrade(alembic_config(database_url), revision)
 
 

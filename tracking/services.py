@@ -18,6 +18,7 @@ from logistics.orders.services import (
     validate_pickup_request,
 )
 from tracking.models import GENESIS_HASH, UPU_CODES, EventKind, TrackingEvent
+from tracking.reactions import event_recorded
 
 
 def last_event(session: Session, order_id: int) -> TrackingEvent | None:
@@ -74,6 +75,7 @@ def append_event(
     order.state = state_after
     session.add(ev)
     session.flush()
+    event_recorded(session, order, ev)
     return ev
 
 
