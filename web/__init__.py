@@ -12,6 +12,7 @@ from config.db import Database
 from config.queue import Relay
 from config.settings import Settings
 from logistics.labels.signing import LabelSigner
+from web.auth import check_csrf, current_user, staff_links
 from web.context import Services
 from web.errors import register_error_handlers
 from web.i18n import LANGS, current_lang, format_date, format_vnd, gettext
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.public_base_url.startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=12 * 3600,  # one working day
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Vietnamese stays readable in JSON
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     if run_jobs_here and not relay.uses_redis:
         app.before_request(relay.start_inprocess)
     _install_unit_of_work(app, database)
+    app.before_request(check_csrf)
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
@@ -56,6 +59,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
             "vnd": format_vnd,
             "ddmmyyyy": lambda v: format_date(v, settings.timezone),
             "csrf_token": csrf_token,
+            "current_user": current_user,
+            "staff_links": staff_links,
             "demo": settings.demo,
         }
 
@@ -67,10 +72,12 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
         return response
 
     from web.api_v1 import bp as api_bp  # noqa: PLC0415 - blueprints import the app's helpers
+    from web.auth import bp as auth_bp  # noqa: PLC0415
     from web.public import bp as public_bp  # noqa: PLC0415
 
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(auth_bp)
     register_error_handlers(app)
     return app
 

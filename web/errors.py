@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 
 TITLES = {
     400: "Yêu cầu không hợp lệ",
-    403: "Nhãn không hợp lệ",
+    401: "Cần đăng nhập",
+    403: "Không có quyền truy cập",
     404: "Trang không tồn tại",
     500: "Đã xảy ra lỗi",
 }
@@ -49,7 +50,8 @@ def register_error_handlers(app: Flask) -> None:
         if wants_json():
             return problem(status, exc.name, exc.description)
         title = _(TITLES.get(status, "Đã xảy ra lỗi"))
-        return render_template("error.html", title=title, detail=None, status=status), status
+        detail = exc.description if status == 400 else None  # noqa: PLR2004 - says what was wrong with the request
+        return render_template("error.html", title=title, detail=detail, status=status), status
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | tuple[str, int]:

@@ -93,6 +93,20 @@ EN: dict[str, str] = {
     "Chiều trả kết quả": "Result leg",
     "Không có dữ liệu": "No data",
     "đồng": "VND",
+    "Đăng nhập": "Log in",
+    "Đăng nhập cho cán bộ": "Staff log-in",
+    "Tên đăng nhập": "Username",
+    "Mật khẩu": "Password",
+    "Xin chào": "Hello",
+    "Vai trò": "Role",
+    "Đăng xuất": "Log out",
+    "Cần đăng nhập": "Log-in required",
+    "Không có quyền truy cập": "Access denied",
+    "Bưu tá": "Courier",
+    "Điều phối bưu cục": "Post-office dispatcher",
+    "Cán bộ một cửa": "One-stop desk officer",
+    "Quản lý": "Manager",
+    "Quản trị": "Administrator",
 }
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from config.db import utcnow
 from logistics.accounts.models import Role, User
 from logistics.agencies.models import Agency, PostOffice
 
@@ -57,3 +60,44 @@ def create_user(
 def check_password(user: User, password: str) -> bool:
     """Whether ``password`` is the user's (constant-time comparison inside werkzeug)."""
     return user.active and check_password_hash(user.password_hash, password)
+
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+# Verifying against a dummy hash when the username is unknown keeps the response time the same, so timing
+# does not reveal which usernames exist.
+_DUMMY_HASH = generate_password_hash("dossierpost-dummy-password", method="scrypt")
+
+
+class LoginRefused(AccountError):  # noqa: N818 - reads as the fact it reports
+    """Wrong credentials, or an account locked after repeated failures."""
+
+
+def authenticate(session: Session, username: str, password: str, *, now: datetime | None = None) -> User:
+    """The user with these credentials; ``LoginRefused`` otherwise (same message for unknown user and bad password).
+
+    Five wrong passwords lock the account for 15 minutes; the counter lives in the database so it holds
+    across web processes and machines.
+    """
+    now = now or utcnow()
+    user = session.scalar(select(User).where(User.username == username.strip()).with_for_update())
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu. / Wrong username or password.")
+    if user.locked_until is not None and user.locked_until > now:
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise LoginRefused(
+            f"Tài khoản tạm khóa do nhập sai nhiều lần; thử lại sau {minutes} phút. / "
+            f"Account locked after repeated failures; try again in {minutes} min."
+        )
+    if not check_password(user, password):
+        user.failed_logins += 1
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            user.locked_until = now + LOCKOUT
+            user.failed_logins = 0
+        session.flush()
+        raise LoginRefused("Sai tên đăng nhập hoặc mật khẩu. / Wrong username or password.")
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+    return user

@@ -1,0 +1,153 @@
+"""Staff log-in, roles and CSRF: the door every staff page goes through.
+
+Sessions are Flask's signed cookies (HttpOnly, SameSite=Lax, Secure behind TLS) holding the user id and a
+fingerprint of the password hash, so changing a password or deactivating a user ends their sessions on
+every machine without server-side session storage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from logistics.accounts.models import Role, User
+from logistics.accounts.services import LoginRefused, authenticate
+from web.context import db_session
+from web.i18n import gettext as _
+
+bp = Blueprint("auth", __name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ROLE_TEXT = {
+    Role.COURIER: "Bưu tá",
+    Role.DISPATCHER: "Điều phối bưu cục",
+    Role.AGENCY_OFFICER: "Cán bộ một cửa",
+    Role.MANAGER: "Quản lý",
+    Role.ADMIN: "Quản trị",
+}
+
+
+def _fingerprint(user: User) -> str:
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def current_user() -> User | None:
+    """The logged-in staff member of this request, or None."""
+    if "user" in g:
+        user: User | None = g.user
+        return user
+    user = None
+    uid = session.get("uid")
+    if isinstance(uid, int):
+        candidate = db_session().get(User, uid)
+        if candidate is not None and candidate.active and session.get("fp") == _fingerprint(candidate):
+            user = candidate
+    g.user = user
+    return user
+
+
+def roles_required(*roles: Role) -> Callable[[F], F]:
+    """Allow the view to staff with one of ``roles``; others get 403, anonymous users go to the log-in page."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            user = current_user()
+            if user is None:
+                if request.path.startswith("/api/"):
+                    abort(401)
+                return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            if user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = roles  # type: ignore[attr-defined]  # read by the authorization-matrix test
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: a crafted ``next`` must not send staff to another site after log-in."""
+    if not target:
+        return url_for("auth.staff_home")
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("auth.staff_home")
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> str | BaseResponse | tuple[str, int]:
+    """The staff log-in page."""
+    if request.method == "GET":
+        return render_template("login.html", error=None, username="", next=request.args.get("next", ""))
+    username = request.form.get("username", "")[:80]
+    password = request.form.get("password", "")[:200]
+    nxt = request.form.get("next", "")
+    s = db_session()
+    try:
+        user = authenticate(s, username, password)
+    except LoginRefused as exc:
+        s.commit()  # the failure counter must persist even though this response is an error
+        return render_template("login.html", error=str(exc), username=username, next=nxt), 401
+    session.clear()
+    session["uid"] = user.id
+    session["fp"] = _fingerprint(user)
+    session.permanent = True
+    return redirect(_safe_next(nxt))
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    """End the session."""
+    session.clear()
+    return redirect(url_for("public.home"))
+
+
+@bp.get("/staff")
+@roles_required(*Role)
+def staff_home() -> str:
+    """Where staff land after log-in: their role, their scope, and the pages they can use."""
+    user = current_user()
+    return render_template("staff_home.html", user=user, role_text=_(ROLE_TEXT[user.role]) if user else "")
+
+
+def check_csrf() -> None:
+    """Refuse a browser form POST whose token does not match the session's (API JSON calls are exempt)."""
+    if request.method in {"GET", "HEAD", "OPTIONS"} or request.path.startswith("/api/"):
+        return
+    token = request.form.get("csrf_token") or request.headers.get("X-CSRF-Token", "")
+    expected = session.get("csrf", "")
+    if not expected or not hmac.compare_digest(str(token), str(expected)):
+        abort(400, description=_("Phiên làm việc đã hết hạn, vui lòng gửi lại biểu mẫu."))
+
+
+# Staff pages announce themselves here (endpoint, Vietnamese text, roles) so the landing page lists them.
+_STAFF_LINKS: list[tuple[str, str, tuple[Role, ...]]] = []
+
+
+def register_staff_link(endpoint: str, text: str, *roles: Role) -> None:
+    """Show a link to ``endpoint`` on the staff landing page for ``roles``."""
+    if all(e != endpoint for e, _t, _r in _STAFF_LINKS):
+        _STAFF_LINKS.append((endpoint, text, roles))
+
+
+def staff_links(user: User) -> list[tuple[str, str]]:
+    """The (url, text) links of the pages ``user`` may open."""
+    links = []
+    for endpoint, text, roles in _STAFF_LINKS:
+        if user.role in roles:
+            try:
+                links.append((url_for(endpoint), _(text)))
+            except Exception:  # noqa: BLE001, S112 - a link to a page that is not registered is simply not shown
+                continue
+    return links
