@@ -7,7 +7,7 @@ migrations, the test suite and the CLI.
 from __future__ import annotations
 
 from config.queue import OutboxMessage
-from logistics.accounts.models import User
+from logistics.accounts.models import ApiToken, User
 from logistics.agencies.models import (
     AdminUnit,
     AdminUnitSuccessor,
@@ -22,7 +22,7 @@ from logistics.orders.models import Dossier, LabelRendering, Order, SerialCounte
 from tracking.models import TrackingEvent
 
 __all__ = [
-    "AdminUnit", "AdminUnitSuccessor", "Agency", "Dossier", "FeeReduction", "LabelRendering", "Order",
+    "AdminUnit", "ApiToken", "AdminUnitSuccessor", "Agency", "Dossier", "FeeReduction", "LabelRendering", "Order",
     "OutboxMessage", "PostOffice", "PostOfficeArea", "Procedure", "ProcedureDocument", "SerialCounter",
     "TariffRate", "TariffSurcharge", "TrackingEvent", "User",
 ]

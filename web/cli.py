@@ -126,5 +126,71 @@ def relay_cmd() -> None:
     click.echo(f"relayed {n} message(s)")
 
 
+@main.group()
+def tokens() -> None:
+    """API tokens for other systems (the secret is shown once)."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="Which system uses it, e.g. 'iGate Cà Mau'.")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              help="orders:read, orders:write, scans:write, agency:confirm, webhooks:manage, reference:read")
+@click.option("--agency", "agency_code", default=None, help="Bind to an agency (its dossiers only).")
+@click.option("--post-office", "post_office_code", default=None, help="Bind to a post office.")
+@click.option("--days", default=365, show_default=True, help="Lifetime in days (at most 3 years).")
+def tokens_create(name: str, scopes: tuple[str, ...], agency_code: str | None, post_office_code: str | None,
+                  days: int) -> None:
+    """Issue a token and print its secret once."""
+    from datetime import timedelta  # noqa: PLC0415
+
+    import config.models  # noqa: F401, PLC0415
+    from config.db import Database  # noqa: PLC0415
+    from logistics.accounts.tokens import TokenError, issue_token  # noqa: PLC0415
+
+    db = Database(_settings().database_url)
+    try:
+        with db.unit_of_work() as session:
+            issued = issue_token(session, name=name, scopes=list(scopes), agency_code=agency_code,
+                                 post_office_code=post_office_code, lifetime=timedelta(days=days))
+            click.echo(f"token {issued.token.prefix} for {name!r}, expires {issued.token.expires_at:%d/%m/%Y}")
+            click.echo("secret (shown once / chỉ hiện một lần):")
+            click.echo(issued.secret)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@tokens.command("revoke")
+@click.argument("prefix")
+def tokens_revoke(prefix: str) -> None:
+    """Revoke a token by its prefix."""
+    import config.models  # noqa: F401, PLC0415
+    from config.db import Database  # noqa: PLC0415
+    from logistics.accounts.tokens import TokenError, revoke_token  # noqa: PLC0415
+
+    db = Database(_settings().database_url)
+    try:
+        with db.unit_of_work() as session:
+            revoke_token(session, prefix)
+    except TokenError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"revoked {prefix}")
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """List tokens (never their secrets)."""
+    from sqlalchemy import select  # noqa: PLC0415
+
+    import config.models  # noqa: F401, PLC0415
+    from config.db import Database  # noqa: PLC0415
+    from logistics.accounts.models import ApiToken  # noqa: PLC0415
+
+    db = Database(_settings().database_url)
+    with db.unit_of_work() as session:
+        for t in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+            state = "revoked" if t.revoked_at else f"expires {t.expires_at:%d/%m/%Y}"
+            click.echo(f"{t.prefix}  {t.name:<30} {t.scopes:<40} {state}")
+
+
 if __name__ == "__main__":
     main()

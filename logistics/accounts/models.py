@@ -43,3 +43,34 @@ class User(Base):
 
     agency: Mapped[Agency | None] = relationship()
     post_office: Mapped[PostOffice | None] = relationship()
+
+
+class ApiToken(Base):
+    """A system's API token: only its SHA-256 is stored; the secret is shown once, at creation.
+
+    Scopes are space-separated (``orders:write scans:write agency:<code>:confirm``); a token bound to an
+    agency or post office can never act on another one's dossiers.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # public part, to find the row
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[str] = mapped_column(String(1000))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True)
+    post_office_id: Mapped[int | None] = mapped_column(ForeignKey("post_offices.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    agency: Mapped[Agency | None] = relationship()
+    post_office: Mapped[PostOffice | None] = relationship()
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        """The token's scopes as a set."""
+        return frozenset(self.scopes.split())
