@@ -55,3 +55,15 @@ def login(client: Any, username: str, password: str = TEST_PASSWORD) -> Any:
     """Log ``client`` in through the real log-in form; returns the response."""
     token = csrf_token(client)
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+def make_token(session: Session, scopes: list[str], **binding: Any) -> str:
+    """An API token's secret with ``scopes`` (bindings: agency_code=..., post_office_code=...)."""
+    from logistics.accounts.tokens import issue_token  # noqa: PLC0415
+
+    return issue_token(session, name="test system", scopes=scopes, **binding).secret
+
+
+def bearer(secret: str) -> dict[str, str]:
+    """The Authorization header for a token."""
+    return {"Authorization": f"Bearer {secret}"}

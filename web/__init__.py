@@ -73,11 +73,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
 
     from web.api_v1 import bp as api_bp  # noqa: PLC0415 - blueprints import the app's helpers
     from web.auth import bp as auth_bp  # noqa: PLC0415
+    from web.openapi import docs_bp  # noqa: PLC0415
     from web.public import bp as public_bp  # noqa: PLC0415
 
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(docs_bp)
+    from web.people import register as register_people_pages  # noqa: PLC0415 - the people's web app
+    register_people_pages(app)
     register_error_handlers(app)
     return app
 

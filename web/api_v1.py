@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from logistics.accounts.models import Role
 from logistics.agencies.models import AdminUnit, Procedure, Scheme, UnitLevel
 from logistics.labels.errors import InvalidItemCode
 from logistics.labels.s10 import normalize_item_code
@@ -16,8 +17,18 @@ from logistics.orders.models import Channel, Order
 from logistics.orders.services import get_order
 from tracking.public import public_tracking
 from tracking.services import book_pickup
+from web.api_auth import api_require
 from web.context import db_session, services
 from web.errors import problem
+from web.openapi import operation
+from web.schemas import (
+    CommuneList,
+    HealthOut,
+    OrderCreate,
+    OrderOut,
+    ProcedureList,
+    PublicTrackingOut,
+)
 
 bp = Blueprint("api_v1", __name__)
 
@@ -52,16 +63,18 @@ def order_json(order: Order) -> dict[str, Any]:
     }
 
 
-@bp.post("/api/v1/orders")
-def create_order() -> Response | tuple[Response, int]:
+@operation(bp, "/api/v1/orders", method="POST", summary="Tạo đơn thu gom hồ sơ / Create a pickup order",
+           body=OrderCreate, responses={201: OrderOut, 200: OrderOut}, tags=("orders",),
+           scope="orders:write", roles=("dispatcher", "manager", "admin"),
+           description="Repeating an external_ref returns the first order (200) instead of a duplicate.")
+@api_require("orders:write", Role.DISPATCHER, Role.MANAGER, Role.ADMIN)
+def create_order(body: OrderCreate) -> Response | tuple[Response, int]:
     """Create a pickup order. Repeating an ``external_ref`` returns the first order (200), not a duplicate."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        return problem(400, "Bad Request", "Nội dung phải là một đối tượng JSON. / Body must be a JSON object.")
+    raw = body.model_dump(exclude_none=True)
     svc = services()
     session = db_session()
     try:
-        order, created = book_pickup(session, body, indicator=svc.settings.s10_service_indicator,
+        order, created = book_pickup(session, raw, indicator=svc.settings.s10_service_indicator,
                                      channel=Channel.API, actor_role="api")
     except ValidationError as exc:
         return problem(422, "Unprocessable Content", "Dữ liệu không hợp lệ. / Invalid fields.",
@@ -71,9 +84,10 @@ def create_order() -> Response | tuple[Response, int]:
     except IntegrityError:
         # A concurrent request with the same external_ref won the race: answer with its order.
         session.rollback()
-        ref = body.get("external_ref")
-        existing = select(Order).where(Order.dossier.has(external_ref=ref)) if isinstance(ref, str) else None
-        found = session.scalar(existing) if existing is not None else None
+        found = (
+            session.scalar(select(Order).where(Order.dossier.has(external_ref=body.external_ref)))
+            if body.external_ref else None
+        )
         if found is None:
             raise
         order, created = found, False
@@ -83,7 +97,8 @@ def create_order() -> Response | tuple[Response, int]:
     return resp, 201 if created else 200
 
 
-@bp.get("/api/v1/tracking/<code>")
+@operation(bp, "/api/v1/tracking/<code>", method="GET", public=True, tags=("tracking",),
+           summary="Hành trình công khai / Public timeline", responses={200: PublicTrackingOut})
 def tracking(code: str) -> Response | tuple[Response, int]:
     """The public timeline as JSON (no personal data)."""
     try:
@@ -113,7 +128,8 @@ def tracking(code: str) -> Response | tuple[Response, int]:
     })
 
 
-@bp.get("/api/v1/procedures")
+@operation(bp, "/api/v1/procedures", method="GET", public=True, tags=("reference",),
+           summary="Danh mục thủ tục / Procedure catalogue", responses={200: ProcedureList})
 def procedures() -> Response:
     """The procedure catalogue (read-only reference data)."""
     rows = db_session().scalars(select(Procedure).order_by(Procedure.code)).all()
@@ -126,7 +142,8 @@ def procedures() -> Response:
     ])
 
 
-@bp.get("/api/v1/communes")
+@operation(bp, "/api/v1/communes", method="GET", public=True, tags=("reference",),
+           summary="Xã/phường (2025) / Communes", responses={200: CommuneList})
 def communes() -> Response:
     """The 2025 communes/wards with their GSO codes (what ``commune_code`` takes)."""
     rows = db_session().scalars(
@@ -136,7 +153,8 @@ def communes() -> Response:
     return jsonify([{"code": u.code, "name": u.name, "lat": u.lat, "lon": u.lon} for u in rows])
 
 
-@bp.get("/healthz")
+@operation(bp, "/healthz", method="GET", public=True, tags=("operations",),
+           summary="Tình trạng hệ thống / Health", responses={200: HealthOut, 503: HealthOut})
 def healthz() -> tuple[Response, int]:
     """Liveness and readiness: database reachable, queue reachable, outbox lag."""
     svc = services()

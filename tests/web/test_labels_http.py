@@ -5,6 +5,7 @@ import zxingcpp
 from PIL import Image
 
 from logistics.labels.signing import parse_tracking_url
+from tests.factories import bearer, make_token
 from tests.orders.helpers import valid_request
 
 
@@ -13,7 +14,8 @@ def _create(client, app):
 
     with app.app_context(), services().db.unit_of_work() as s:
         body = valid_request(s)
-    return client.post("/api/v1/orders", json=body).get_json()
+        auth = bearer(make_token(s, ["orders:write"]))
+    return client.post("/api/v1/orders", json=body, headers=auth).get_json()
 
 
 def _qr_texts(image):
