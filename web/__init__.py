@@ -80,8 +80,6 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(docs_bp)
-    from web.people import register as register_people_pages  # noqa: PLC0415 - the people's web app
-    register_people_pages(app)
     register_error_handlers(app)
     return app
 
