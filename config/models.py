@@ -6,8 +6,9 @@ migrations, the test suite and the CLI.
 
 from __future__ import annotations
 
-from config.queue import OutboxMessage
-from logistics.accounts.models import ApiToken, User
+from config.queue import OutboxMessage, PeriodicRun
+from config.ratelimit import RateLimitCounter
+from logistics.accounts.models import ApiToken, AuditEntry, User
 from logistics.agencies.models import (
     AdminUnit,
     AdminUnitSuccessor,
@@ -18,11 +19,60 @@ from logistics.agencies.models import (
     ProcedureDocument,
 )
 from logistics.fees.models import FeeReduction, TariffRate, TariffSurcharge
+from logistics.notifications.models import CitizenContact, DeadlineAlert, Notification, SmsMessage
+from logistics.orders.imports import ImportBatch
 from logistics.orders.models import Dossier, LabelRendering, Order, SerialCounter
-from tracking.models import TrackingEvent
+from logistics.routing.models import CourierRun
+from logistics.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from tracking.citizen import ResultAddress
+from tracking.models import (
+    AgencyReceipt,
+    DeliverySecret,
+    DossierCodeCounter,
+    HandoverItem,
+    HandoverRecord,
+    RefusedScan,
+    Reinvitation,
+    TrackingEvent,
+)
 
 __all__ = [
-    "AdminUnit", "ApiToken", "AdminUnitSuccessor", "Agency", "Dossier", "FeeReduction", "LabelRendering", "Order",
-    "OutboxMessage", "PostOffice", "PostOfficeArea", "Procedure", "ProcedureDocument", "SerialCounter",
-    "TariffRate", "TariffSurcharge", "TrackingEvent", "User",
+    "AdminUnit",
+    "AdminUnitSuccessor",
+    "Agency",
+    "AgencyReceipt",
+    "ApiToken",
+    "AuditEntry",
+    "CitizenContact",
+    "CourierRun",
+    "DeadlineAlert",
+    "DeliverySecret",
+    "Dossier",
+    "DossierCodeCounter",
+    "FeeReduction",
+    "HandoverItem",
+    "HandoverRecord",
+    "ImportBatch",
+    "LabelRendering",
+    "Notification",
+    "Order",
+    "OutboxMessage",
+    "PeriodicRun",
+    "PostOffice",
+    "PostOfficeArea",
+    "Procedure",
+    "ProcedureDocument",
+    "RateLimitCounter",
+    "RefusedScan",
+    "Reinvitation",
+    "ResultAddress",
+    "SerialCounter",
+    "SmsMessage",
+    "TariffRate",
+    "TariffSurcharge",
+    "TrackingEvent",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

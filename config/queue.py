@@ -1,10 +1,13 @@
 """Work for the background workers: an outbox written in the business transaction, relayed after commit.
 
-Services call ``enqueue(session, "workers.jobs.labels.render_label", order_id=...)`` inside their unit of
-work; the row commits (or rolls back) with the change that caused it, so work is never lost and never sent
-for a change that did not happen. After commit the relay hands pending rows to RQ (``REDIS_URL`` set) or,
-in the embedded default, runs them in a thread of this process. Anything not done in time is picked up
-again by ``relay_pending`` (called by the in-process runner's loop and by the periodic reconciler).
+Services call ``enqueue(session, "workers.jobs.labels.render_label", queue="labels", order_id=...)`` inside
+their unit of work; the row commits (or rolls back) with the change that caused it, so work is never lost and
+never sent for a change that did not happen. After commit the relay hands pending rows to RQ (``REDIS_URL``
+set) or, in the embedded default, runs them in a thread of this process. Anything not done in time is picked
+up again by ``relay_pending`` (called by the in-process runner's loop and by the periodic reconciler).
+
+Every RQ setting lives here: the queues (named by purpose), their timeouts, TTLs and retries, and the JSON
+serializer (jobs take ids and primitives, never pickled objects).
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text, or_, select, update
+from sqlalchemy import JSON, Index, Integer, String, Text, event, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from config.db import Base, Database, UTCDateTime, utcnow
@@ -27,13 +32,86 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("routing", "labels", "notifications", "webhooks", "periodic")
-# A dispatched message not done after this long is dispatched again (its worker died or Redis lost it).
+
+@dataclass(frozen=True)
+class QueueSpec:
+    """How RQ treats the jobs of one queue."""
+
+    name: str
+    timeout_s: int  # a job running longer is killed (and retried)
+    ttl_s: int  # a job waiting longer than this is dropped by RQ; the outbox re-dispatches it
+    result_ttl_s: int
+    failure_ttl_s: int
+    retry_intervals: tuple[int, ...]  # RQ Retry: one delay per retry, growing (exponential backoff)
+
+
+_DAY = 24 * 3600
+QUEUE_SPECS: dict[str, QueueSpec] = {
+    spec.name: spec
+    for spec in (
+        QueueSpec("routing", timeout_s=60, ttl_s=_DAY, result_ttl_s=600, failure_ttl_s=7 * _DAY,
+                  retry_intervals=(5, 30, 120)),
+        QueueSpec("labels", timeout_s=120, ttl_s=_DAY, result_ttl_s=600, failure_ttl_s=7 * _DAY,
+                  retry_intervals=(10, 60, 300)),
+        QueueSpec("notifications", timeout_s=60, ttl_s=_DAY, result_ttl_s=300, failure_ttl_s=7 * _DAY,
+                  retry_intervals=(10, 60, 300, 900)),
+        # Webhook deliveries schedule their own retries (logistics.webhooks); RQ retries cover crashes only.
+        QueueSpec("webhooks", timeout_s=60, ttl_s=_DAY, result_ttl_s=300, failure_ttl_s=7 * _DAY,
+                  retry_intervals=(10, 60)),
+        QueueSpec("periodic", timeout_s=600, ttl_s=3600, result_ttl_s=3600, failure_ttl_s=7 * _DAY,
+                  retry_intervals=()),
+    )
+}
+QUEUES = tuple(QUEUE_SPECS)
+KICK_LIMIT = 100  # messages an after-commit kick hands over; the reconciler takes any backlog
+MAX_ATTEMPTS = 10  # after this many failed runs a message stops being re-sent; the operator page shows it
+# Default for Settings.outbox_redispatch_seconds: a dispatched message not done after this long is dispatched
+# again (its worker died, or Redis lost it).
 REDISPATCH_AFTER = timedelta(minutes=5)
-MAX_ATTEMPTS = 10
-JOB_TIMEOUT_S = 120
-RESULT_TTL_S = 3600
-FAILURE_TTL_S = 7 * 24 * 3600
+OUTBOX_JOB = "workers.runner.run_outbox_job"
+PERIODIC_JOB = "workers.runner.run_periodic_job"
+REDIS_KEY_PREFIX = "dossierpost:"
+
+
+def json_serializer() -> Any:
+    """RQ's JSON serializer: job arguments must be primitives (ids), which is what the outbox stores."""
+    from rq.serializers import JSONSerializer  # noqa: PLC0415 - RQ is only needed when Redis is configured
+
+    return JSONSerializer
+
+
+def rq_queue(name: str, connection: Any) -> Any:
+    """The RQ queue ``name`` with the system's serializer."""
+    from rq import Queue  # noqa: PLC0415
+
+    if name not in QUEUE_SPECS:
+        raise ValueError(f"unknown queue {name!r}; queues are {', '.join(QUEUES)}")
+    return Queue(name, connection=connection, serializer=json_serializer())
+
+
+def rq_job_options(queue: str) -> dict[str, Any]:
+    """``Queue.enqueue`` options (timeouts, TTLs, Retry) for a job on ``queue``."""
+    from rq import Retry  # noqa: PLC0415
+
+    spec = QUEUE_SPECS[queue]
+    options: dict[str, Any] = {
+        "job_timeout": spec.timeout_s,
+        "ttl": spec.ttl_s,
+        "result_ttl": spec.result_ttl_s,
+        "failure_ttl": spec.failure_ttl_s,
+    }
+    if spec.retry_intervals:
+        options["retry"] = Retry(max=len(spec.retry_intervals), interval=list(spec.retry_intervals))
+    return options
+
+
+def send_lease_seconds(settings: Settings) -> float:
+    """How long a claimed send (SMS, e-mail, webhook) is reserved for the worker that claimed it.
+
+    Longer than any single send may take (each has its own network timeout), so two workers never send the
+    same message at once; short enough that a send whose worker died is retried soon.
+    """
+    return max(settings.webhook_timeout_seconds + 5, settings.outbox_redispatch_seconds / 5)
 
 
 class OutboxMessage(Base):
@@ -54,15 +132,49 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
 
 
+class PeriodicRun(Base):
+    """One run of a periodic job for one time slot: the slot's primary key makes each slot run once."""
+
+    __tablename__ = "periodic_runs"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    slot: Mapped[str] = mapped_column(String(40), primary_key=True)  # e.g. interval number, or a local date
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(20), default="running")  # running, done, failed
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Engines (by URL) whose sessions committed new outbox rows since the last relay: the after-commit kick only
+# queries the outbox when there is something new, so requests that enqueue nothing cost nothing extra.
+_fresh_work: set[str] = set()
+_fresh_lock = threading.Lock()
+
+
+@event.listens_for(Session, "after_commit")
+def _note_fresh_work(session: Session) -> None:
+    if session.info.pop("outbox_fresh", False):
+        url = str(session.get_bind().engine.url)
+        with _fresh_lock:
+            _fresh_work.add(url)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_fresh_work(session: Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop("outbox_fresh", None)
+
+
 def enqueue(session: Session, job: str, *, queue: str, dedup_key: str | None = None, **args: Any) -> None:
     """Record a job in the caller's transaction. Arguments must be JSON primitives (ids, not objects)."""
-    if queue not in QUEUES:
+    if queue not in QUEUE_SPECS:
         raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
     if dedup_key is not None:
         existing = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key))
         if existing is not None:
             return
     session.add(OutboxMessage(job=job, queue=queue, args=args, dedup_key=dedup_key))
+    session.info["outbox_fresh"] = True
 
 
 def resolve_job(path: str) -> Callable[..., Any]:
@@ -70,8 +182,8 @@ def resolve_job(path: str) -> Callable[..., Any]:
     module_name, _, attr = path.rpartition(".")
     if not module_name.startswith("workers.jobs."):
         raise ValueError(f"refusing to run {path!r}: jobs live under workers.jobs")
-    func: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
-    return func
+    func_: Callable[..., Any] = getattr(importlib.import_module(module_name), attr)
+    return func_
 
 
 def run_message(db: Database, settings: Settings, message_id: int) -> bool:
@@ -104,39 +216,81 @@ def run_message(db: Database, settings: Settings, message_id: int) -> bool:
     return True
 
 
-def claim_pending(db: Database, *, limit: int = 100, now: datetime | None = None) -> list[OutboxMessage]:
+def claim_pending(
+    db: Database, *, limit: int = 100, now: datetime | None = None, stale_after: timedelta = REDISPATCH_AFTER
+) -> list[OutboxMessage]:
     """Mark up to ``limit`` pending messages as dispatched and return them.
 
     A message is claimed by a conditional UPDATE, so two relays (two web processes, two machines) never
-    dispatch the same message at the same time; a stale claim is taken over after ``REDISPATCH_AFTER``.
+    dispatch the same message at the same time; a stale claim is taken over after ``stale_after``.
     """
     now = now or utcnow()
-    stale = now - REDISPATCH_AFTER
-    claimed: list[OutboxMessage] = []
+    stale = now - stale_after
+    claimable = (
+        OutboxMessage.done_at.is_(None),
+        OutboxMessage.attempts < MAX_ATTEMPTS,
+        or_(OutboxMessage.dispatched_at.is_(None), OutboxMessage.dispatched_at < stale),
+    )
     with db.unit_of_work() as session:
-        candidates = session.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.done_at.is_(None),
-                OutboxMessage.attempts < MAX_ATTEMPTS,
-                or_(OutboxMessage.dispatched_at.is_(None), OutboxMessage.dispatched_at < stale),
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        ).all()
-        for msg in candidates:
-            result = session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == msg.id,
-                    or_(OutboxMessage.dispatched_at.is_(None), OutboxMessage.dispatched_at < stale),
-                )
-                .values(dispatched_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(msg)
-    return claimed
+        candidates = select(OutboxMessage.id).where(*claimable).order_by(OutboxMessage.id).limit(limit)
+        ids = list(session.scalars(candidates))
+        if not ids:
+            return []
+        # One statement re-checks the condition row by row: a row another relay claimed meanwhile is skipped.
+        claimed = list(session.scalars(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids), *claimable).values(dispatched_at=now)
+            .returning(OutboxMessage).execution_options(synchronize_session=False)
+        ))
+    return sorted(claimed, key=lambda m: m.id)
+
+
+def dead_messages(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
+    """Messages that failed ``MAX_ATTEMPTS`` times and are no longer re-sent (shown to operators)."""
+    return list(session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.done_at.is_(None), OutboxMessage.attempts >= MAX_ATTEMPTS)
+        .order_by(OutboxMessage.id.desc()).limit(limit)
+    ))
+
+
+def retry_message(session: Session, message_id: int) -> bool:
+    """Give a failed message a fresh set of attempts; the next relay dispatches it."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.done_at.is_(None))
+        .values(attempts=0, dispatched_at=None)
+    )
+    session.info["outbox_fresh"] = True
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def discard_message(session: Session, message_id: int, *, by: str) -> bool:
+    """Give up on a message (it is closed, with who discarded it in its error text)."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.done_at.is_(None))
+        .values(done_at=utcnow(), last_error=func.coalesce(OutboxMessage.last_error, "") + f"\n[discarded by {by}]")
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def outbox_backlog(session: Session, now: datetime | None = None) -> dict[str, Any]:
+    """Pending messages and the age of the oldest (the relay lag)."""
+    now = now or utcnow()
+    count, oldest = session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at))
+        .where(OutboxMessage.done_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+    ).one()
+    dead = session.scalar(
+        select(func.count(OutboxMessage.id))
+        .where(OutboxMessage.done_at.is_(None), OutboxMessage.attempts >= MAX_ATTEMPTS)
+    )
+    if oldest is not None and oldest.tzinfo is None:  # SQLite's MIN() bypasses the column type
+        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=now.tzinfo)
+    elif isinstance(oldest, str):
+        oldest = datetime.fromisoformat(oldest)
+    lag = (now - oldest).total_seconds() if oldest is not None else 0.0
+    return {"outbox_pending": int(count), "outbox_dead": int(dead or 0), "outbox_lag_seconds": round(lag, 3)}
 
 
 class Relay:
@@ -149,11 +303,20 @@ class Relay:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._redis: Any = None
+        # After Redis refused a push, after-commit kicks leave the work to the reconciler for a while instead
+        # of claiming and releasing the same backlog on every commit.
+        self._down_until = 0.0
+        self._down_for = 0.0
 
     @property
     def uses_redis(self) -> bool:
         """Whether jobs go to RQ workers (else they run in this process)."""
         return bool(self.settings.redis_url)
+
+    @property
+    def stale_after(self) -> timedelta:
+        """A dispatched message not done after this long is dispatched again."""
+        return timedelta(seconds=self.settings.outbox_redispatch_seconds)
 
     def redis(self) -> Any:
         """The Redis connection (created on first use, never at import or start-up)."""
@@ -165,35 +328,39 @@ class Relay:
 
     def kick(self) -> None:
         """Called after a commit: dispatch now (RQ) or wake the in-process runner."""
+        with _fresh_lock:
+            fresh = str(self.db.engine.url) in _fresh_work
+            _fresh_work.discard(str(self.db.engine.url))
+        if not fresh:
+            return
         if self.uses_redis:
+            if time.monotonic() < self._down_until:
+                return
             try:
-                self.relay_pending()
+                self.relay_pending(limit=KICK_LIMIT)
             except Exception:
-                log.warning("outbox relay to Redis failed; messages stay pending", exc_info=True)
+                self._down_for = min(max(1.0, self._down_for * 2), 30.0)
+                self._down_until = time.monotonic() + self._down_for
+                log.warning("outbox relay to Redis failed; messages stay pending (next try in %.0fs)",
+                            self._down_for, exc_info=True)
+            else:
+                self._down_for = 0.0
         else:
             self._wake.set()
 
     def relay_pending(self, limit: int = 500) -> int:
         """Dispatch pending messages; returns how many were handed over."""
-        messages = claim_pending(self.db, limit=limit)
+        messages = claim_pending(self.db, limit=limit, stale_after=self.stale_after)
         if not messages:
             return 0
         if self.uses_redis:
-            from rq import Queue, Retry  # noqa: PLC0415 - only needed when Redis is configured
-
             conn = self.redis()
             try:
                 with conn.pipeline() as pipe:
                     for msg in messages:
-                        Queue(msg.queue, connection=conn).enqueue(
-                            "workers.runner.run_outbox_job",
-                            msg.id,
-                            job_id=f"outbox-{msg.id}",
-                            job_timeout=JOB_TIMEOUT_S,
-                            result_ttl=RESULT_TTL_S,
-                            failure_ttl=FAILURE_TTL_S,
-                            retry=Retry(max=3, interval=[10, 60, 300]),
-                            pipeline=pipe,
+                        queue = msg.queue if msg.queue in QUEUE_SPECS else "routing"
+                        rq_queue(queue, conn).enqueue(
+                            OUTBOX_JOB, msg.id, job_id=f"outbox-{msg.id}", pipeline=pipe, **rq_job_options(queue)
                         )
                     pipe.execute()
             except Exception:
@@ -211,17 +378,22 @@ class Relay:
         return len(messages)
 
     def start_inprocess(self, poll_seconds: float = 2.0) -> None:
-        """Start the embedded runner thread (no Redis): jobs run here, shortly after commit."""
+        """Start the embedded runner thread (no Redis): jobs run here, shortly after commit.
+
+        The same loop runs the periodic jobs (``workers.schedule``, named like jobs are: by module path).
+        """
         if self.uses_redis or self._thread is not None:
             return
 
         def loop() -> None:
+            schedule = importlib.import_module("workers.schedule")
             while not self._stop.is_set():
                 self._wake.wait(poll_seconds)
                 self._wake.clear()
                 try:
                     while self.relay_pending(limit=50):
                         pass
+                    schedule.run_due_inprocess(self.db, self.settings)
                 except Exception:
                     log.exception("in-process outbox runner failed; retrying")
 
@@ -236,26 +408,49 @@ class Relay:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def status(self) -> dict[str, Any]:
-        """Queue health for ``/healthz``: backend, reachability, outbox backlog and its age."""
-        with self.db.unit_of_work() as session:
-            pending = session.scalars(
-                select(OutboxMessage.created_at).where(OutboxMessage.done_at.is_(None))
-                .order_by(OutboxMessage.id).limit(1)
-            ).first()
-            count = len(session.scalars(
-                select(OutboxMessage.id).where(OutboxMessage.done_at.is_(None)).limit(10_000)
-            ).all())
-        lag = (utcnow() - pending).total_seconds() if pending else 0.0
-        info: dict[str, Any] = {
-            "backend": "rq" if self.uses_redis else "in-process",
-            "outbox_pending": count,
-            "outbox_lag_seconds": round(lag, 3),
-            "ok": True,
-        }
+    def queue_lengths(self) -> dict[str, dict[str, Any]]:
+        """Per RQ queue: waiting jobs, started, failed, scheduled, and the wait of the oldest (its lag)."""
+        from rq.registry import FailedJobRegistry, ScheduledJobRegistry, StartedJobRegistry  # noqa: PLC0415
+
+        conn = self.redis()
+        out: dict[str, dict[str, Any]] = {}
+        now = utcnow()
+        for name in QUEUES:
+            queue = rq_queue(name, conn)
+            lag = 0.0
+            first = queue.get_job_ids(0, 0)
+            if first:
+                job = queue.fetch_job(first[0])
+                if job is not None and job.enqueued_at is not None:
+                    enq = job.enqueued_at
+                    lag = max(0.0, (now - (enq if enq.tzinfo else enq.replace(tzinfo=now.tzinfo))).total_seconds())
+            out[name] = {
+                "queued": queue.count,
+                "started": StartedJobRegistry(queue=queue).count,
+                "failed": FailedJobRegistry(queue=queue).count,
+                "scheduled": ScheduledJobRegistry(queue=queue).count,  # type: ignore[no-untyped-call]
+                "lag_seconds": round(lag, 3),
+            }
+        return out
+
+    def status(self, session: Session | None = None) -> dict[str, Any]:
+        """Queue health for ``/healthz``: backend, reachability, outbox backlog and lag, RQ queue lag.
+
+        Pass the request's ``session`` when there is one (on SQLite a second connection would wait for it).
+        """
+        info: dict[str, Any] = {"backend": "rq" if self.uses_redis else "in-process", "ok": True}
+        if session is not None:
+            info.update(outbox_backlog(session))
+        else:
+            with self.db.unit_of_work() as own:
+                info.update(outbox_backlog(own))
+        info["lag_seconds"] = info["outbox_lag_seconds"]
         if self.uses_redis:
             try:
-                self.redis().ping()
+                queues = self.queue_lengths()
             except Exception as exc:  # noqa: BLE001 - reported, not raised: health must answer
                 info.update(ok=False, error=f"redis unreachable: {exc.__class__.__name__}")
+            else:
+                info["queues"] = queues
+                info["lag_seconds"] = max([info["outbox_lag_seconds"], *(q["lag_seconds"] for q in queues.values())])
         return info

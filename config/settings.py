@@ -27,6 +27,13 @@ class SettingsError(RuntimeError):
     """The environment describes a configuration the system must not run with."""
 
 
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name, str(default)))
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, not {env.get(name)!r}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about one running DossierPost."""
@@ -46,6 +53,27 @@ class Settings:
     demo: bool = False
     # Run outbox jobs in a thread of the web process when there is no Redis (the embedded default).
     inprocess_jobs: bool = True
+    # How many reverse proxies in front of the app set X-Forwarded-For/-Proto/-Host (0: trust none).
+    trusted_proxies: int = 0
+    # Personal data of closed dossiers is erased after this many years (Circular 17: electronic records >= 5).
+    retention_years: int = 5
+    # Background work (workers issue #5): e-mail through SMTP (empty: e-mails are recorded as skipped), the
+    # SMS provider ("outbox" writes to the sms_outbox table; or "package.module:Class"), and how long a
+    # dispatched outbox job may stay unfinished before it is dispatched again.
+    smtp_url: str = ""
+    mail_from: str = "DossierPost <khong-tra-loi@dossierpost.vn>"
+    sms_provider: str = "outbox"
+    outbox_redispatch_seconds: int = 300
+    webhook_timeout_seconds: float = 10.0
+    webhook_backoff_seconds: float = 30.0
+    webhook_max_attempts: int = 8
+    webhook_pause_after: int = 5
+    # Routing (issue #3): geocoder "offline" (gazetteer) or "nominatim" (falls back to offline); Decree 118/2025
+    # reception at any competent desk in the province; where former district-level procedures go since 7/2025.
+    geocoder: str = "offline"
+    nominatim_url: str = ""
+    routing_any_desk: bool = False
+    routing_former_district_to: str = "commune_desk"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -72,6 +100,16 @@ class Settings:
             port=port,
             log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
             demo=env.get("DOSSIERPOST_DEMO", "0") in {"1", "true", "yes"},
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", defaults.trusted_proxies),
+            retention_years=_int(env, "RETENTION_YEARS", defaults.retention_years),
+            geocoder=env.get("GEOCODER", defaults.geocoder).lower(),
+            nominatim_url=env.get("NOMINATIM_URL", defaults.nominatim_url),
+            routing_any_desk=env.get("ROUTING_ANY_DESK", "0") in {"1", "true", "yes"},
+            routing_former_district_to=env.get("ROUTING_FORMER_DISTRICT_TO", defaults.routing_former_district_to),
+            smtp_url=env.get("SMTP_URL", defaults.smtp_url),
+            mail_from=env.get("MAIL_FROM", defaults.mail_from),
+            sms_provider=env.get("SMS_PROVIDER", defaults.sms_provider),
+            outbox_redispatch_seconds=_int(env, "OUTBOX_REDISPATCH_SECONDS", defaults.outbox_redispatch_seconds),
         )
         settings.validate()
         return settings
@@ -93,18 +131,28 @@ class Settings:
             ZoneInfo(self.timezone)
         except (KeyError, ValueError) as exc:
             raise SettingsError(f"TZ_NAME {self.timezone!r} is not a known time zone") from exc
+        if self.geocoder not in {"offline", "nominatim"}:
+            raise SettingsError(f"GEOCODER must be offline or nominatim, not {self.geocoder!r}")
+        if self.routing_former_district_to not in {"commune_desk", "province_center"}:
+            raise SettingsError("ROUTING_FORMER_DISTRICT_TO must be commune_desk or province_center, "
+                                f"not {self.routing_former_district_to!r}")
+        if self.retention_years < 1:
+            raise SettingsError("RETENTION_YEARS must be at least 1 (Circular 17 keeps records >= 1 year)")
         if self.is_production:
-            for name, value, default in (
-                ("SECRET_KEY", self.secret_key, DEV_SECRET_KEY),
-                ("LABEL_SIGNING_KEY", self.label_signing_key, DEV_LABEL_SIGNING_KEY),
-            ):
-                if value == default or len(value) < 32:  # noqa: PLR2004 - 256 bits of hex or more
-                    raise SettingsError(
-                        f"{name} must be set to a random value of at least 32 characters in production "
-                        f"(e.g. {secrets.token_hex(32)})"
-                    )
-            if self.demo:
-                raise SettingsError("DOSSIERPOST_DEMO must not be enabled in production")
+            self._validate_production()
+
+    def _validate_production(self) -> None:
+        for name, value, default in (
+            ("SECRET_KEY", self.secret_key, DEV_SECRET_KEY),
+            ("LABEL_SIGNING_KEY", self.label_signing_key, DEV_LABEL_SIGNING_KEY),
+        ):
+            if value == default or len(value) < 32:  # noqa: PLR2004 - 256 bits of hex or more
+                raise SettingsError(
+                    f"{name} must be set to a random value of at least 32 characters in production "
+                    f"(e.g. {secrets.token_hex(32)})"
+                )
+        if self.demo:
+            raise SettingsError("DOSSIERPOST_DEMO must not be enabled in production")
 
     @property
     def is_production(self) -> bool:

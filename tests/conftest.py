@@ -32,7 +32,15 @@ PG_URL = os.environ.get("TEST_PG_URL", f"postgresql://postgres@127.0.0.1:5432/{P
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 # Tables written by tests that commit; reference data stays.
-TRANSACTIONAL_TABLES = ("label_renderings", "tracking_events", "orders", "dossiers", "outbox", "users")
+TRANSACTIONAL_TABLES = (
+    "agency_receipts", "handover_items", "handover_records", "refused_scans", "reinvitations", "delivery_secrets",
+    "dossier_code_counters", "rate_limit_counters",
+    "webhook_attempts", "webhook_deliveries", "webhook_subscriptions", "sms_outbox", "notifications",
+    "citizen_contacts", "deadline_alerts", "periodic_runs",
+    "result_addresses",
+    "courier_runs", "import_batches",
+    "label_renderings", "tracking_events", "orders", "dossiers", "outbox", "audit_log", "api_tokens", "users",
+)
 
 
 def _run(cmd: str) -> None:

@@ -59,7 +59,7 @@ def login(client: Any, username: str, password: str = TEST_PASSWORD) -> Any:
 
 def make_token(session: Session, scopes: list[str], **binding: Any) -> str:
     """An API token's secret with ``scopes`` (bindings: agency_code=..., post_office_code=...)."""
-    from logistics.accounts.tokens import issue_token  # noqa: PLC0415
+    from logistics.accounts.tokens import issue_token
 
     return issue_token(session, name="test system", scopes=scopes, **binding).secret
 

@@ -5,14 +5,27 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, String, Text, event
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from config.db import Base, UTCDateTime, utcnow
 from logistics.agencies.models import enum_column
-from logistics.orders.models import OrderState
+from logistics.orders.models import Order, OrderState
 
 
 class EventKind(enum.StrEnum):
@@ -83,6 +96,12 @@ class TrackingEvent(Base):
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    # device_time - server_time in seconds; flagged when beyond the tolerance (kept, never corrected).
+    clock_skew_s: Mapped[int | None] = mapped_column(Integer)
+    clock_skew_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    # What the event's requirements recorded: checklist, seal number, identity check method, missing
+    # documents... never a secret (codes and ID digits are kept only as keyed hashes elsewhere).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
 
@@ -103,9 +122,163 @@ class TrackingEvent(Base):
             "reason_code": self.reason_code,
             "note": self.note,
             "idempotency_key": self.idempotency_key,
+            "actor_name": self.actor_name,
+            "upu_code": self.upu_code,
+            "clock_skew_s": self.clock_skew_s,
+            "clock_skew_flag": bool(self.clock_skew_flag),
+            "details": self.details,
         }
         blob = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256((self.prev_hash + blob).encode()).hexdigest()
+
+
+class RefusedScan(Base):
+    """A scan that was refused (impossible transition, bad signature, missing requirement...).
+
+    Logged so that supervisors see what couriers tried, and so that a replay of the same idempotency key
+    returns the same refusal; it never changes the order.
+    """
+
+    __tablename__ = "refused_scans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    scanned_code: Mapped[str | None] = mapped_column(String(200))  # what was scanned or typed (truncated)
+    kind: Mapped[str | None] = mapped_column(String(40))  # the requested event, as sent
+    state: Mapped[str | None] = mapped_column(String(32))  # the order's state at the time
+    error: Mapped[str] = mapped_column(String(40))  # machine-readable: invalid_transition, bad_signature, ...
+    message: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    actor_role: Mapped[str] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    device_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    server_time: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+
+
+class HandoverDecision(enum.StrEnum):
+    """The officer's decision on one item of a hand-over record."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REFUSED = "refused"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+
+
+class HandoverRecord(Base):
+    """Biên bản giao nhận: the items a courier hands to an agency desk at once."""
+
+    __tablename__ = "handover_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), index=True)
+    post_office_id: Mapped[int | None] = mapped_column(ForeignKey("post_offices.id"))
+    courier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    courier_name: Mapped[str] = mapped_column(String(200))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    officer_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # every item decided
+
+    items: Mapped[list[HandoverItem]] = relationship(
+        back_populates="record", order_by="HandoverItem.id", lazy="selectin"
+    )
+
+
+class HandoverItem(Base):
+    """One item of a hand-over record and the officer's decision on it."""
+
+    __tablename__ = "handover_items"
+    __table_args__ = (UniqueConstraint("record_id", "order_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("handover_records.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    decision: Mapped[HandoverDecision] = mapped_column(
+        enum_column(HandoverDecision, "handover_decision"), default=HandoverDecision.PENDING
+    )
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    record: Mapped[HandoverRecord] = relationship(back_populates="items")
+    order: Mapped[Order] = relationship(lazy="joined")
+
+
+class AgencyReceipt(Base):
+    """An agency's receipt of a dossier (Form 01): the legal submission time, dossier code, appointment.
+
+    One row per confirmation: a dossier completed after a supplement request gets a new row (the
+    processing clock restarts); the latest row is the one in force.
+    """
+
+    __tablename__ = "agency_receipts"
+    __table_args__ = (Index("ix_agency_receipts_dossier_id_id", "dossier_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"))
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    handover_item_id: Mapped[int | None] = mapped_column(ForeignKey("handover_items.id"))
+    dossier_code: Mapped[str] = mapped_column(String(60))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the legal submission time
+    acceptance_date: Mapped[date] = mapped_column(Date)  # J
+    appointment_date: Mapped[date] = mapped_column(Date)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    officer_name: Mapped[str | None] = mapped_column(String(200))
+
+
+class DossierCodeCounter(Base):
+    """The NNNN of ``<agency code>-YYMMDD-NNNN``: one counter per agency and day (atomic upsert)."""
+
+    __tablename__ = "dossier_code_counters"
+
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(6), primary_key=True)  # YYMMDD, local date
+    value: Mapped[int] = mapped_column(Integer)
+
+
+class DeliverySecret(Base):
+    """What the courier checks at delivery, as keyed hashes only (never the code or the ID digits)."""
+
+    __tablename__ = "delivery_secrets"
+
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("dossiers.id"), primary_key=True)
+    # The one-time code for the result leg's delivery: derived from the server key and this nonce, so the
+    # notifier can recompute it to send it; only its keyed hash is stored.
+    code_nonce: Mapped[str | None] = mapped_column(String(32))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    id_digits_hash: Mapped[str | None] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    failed_checks: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ReinvitationAction(enum.StrEnum):
+    """What a scheduled step after a failed delivery asks for."""
+
+    REINVITE = "reinvite"  # invite the citizen again / attempt delivery again
+    RETURN = "return"  # take the result back to the agency
+
+
+class Reinvitation(Base):
+    """One planned step after a failed delivery, on a working day; a periodic job acts on due steps."""
+
+    __tablename__ = "reinvitations"
+    __table_args__ = (
+        UniqueConstraint("order_id", "seq"),
+        Index("ix_reinvitations_due", "done_at", "due_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2 = invitations; 3 = return
+    action: Mapped[ReinvitationAction] = mapped_column(enum_column(ReinvitationAction, "reinvitation_action"))
+    due_date: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # acted on, or made moot
+    outcome: Mapped[str | None] = mapped_column(String(40))  # sent, delivered, cancelled, ...
 
 
 class AppendOnlyError(RuntimeError):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +12,11 @@ from sqlalchemy.orm import Session
 from logistics.agencies.models import Agency, PostOffice
 from logistics.orders.models import Leg, Order, OrderState
 from logistics.text import mask_name
-from tracking.models import EventKind, TrackingEvent
+from tracking.delivery import FAILURE_TEXT, FailureReason
+from tracking.models import AgencyReceipt, EventKind, TrackingEvent
+from tracking.portal import PORTAL_TEXT, PortalStatus, portal_status
+
+PHONE_DIGITS = 4
 
 EVENT_TEXT: dict[EventKind, str] = {
     EventKind.CREATED: "Đăng ký",
@@ -55,13 +60,14 @@ LEG_TEXT: dict[Leg, str] = {Leg.PICKUP: "Chiều gửi hồ sơ", Leg.RESULT: "C
 
 @dataclass(frozen=True)
 class PublicEvent:
-    """One line of the public timeline."""
+    """One line of the public timeline: what, when (server time), where (office, agency or GPS point)."""
 
     kind: EventKind
     text: str
     upu_code: str | None
     time: datetime
     place: str | None
+    reason: str | None = None  # why a delivery failed (from the fixed list; no free text)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,35 @@ class PublicTracking:
     procedure: str
     agency: str
     legs: list[PublicLeg]
+    portal_status: PortalStatus = PortalStatus.REGISTERED
+    portal_text: str = ""
+
+
+@dataclass(frozen=True)
+class PersonalDetails:
+    """What the citizen sees after proving it is their dossier."""
+
+    applicant_name: str
+    phone: str
+    address: str
+    commune: str
+    dossier_code: str | None
+    submitted_at: datetime | None
+    appointment_date: date | None
+
+
+def _place(ev: TrackingEvent, office_name: str | None, agency_name: str | None) -> str | None:
+    if agency_name or office_name:
+        return agency_name or office_name
+    if ev.lat is not None and ev.lon is not None:
+        return f"GPS {ev.lat:.4f}, {ev.lon:.4f}"
+    return None
+
+
+def _reason(ev: TrackingEvent) -> str | None:
+    if ev.kind == EventKind.DELIVERY_FAILED and ev.reason_code in set(FailureReason):
+        return FAILURE_TEXT[FailureReason(ev.reason_code)]
+    return None
 
 
 def public_tracking(session: Session, order: Order) -> PublicTracking:
@@ -100,7 +135,8 @@ def public_tracking(session: Session, order: Order) -> PublicTracking:
             .order_by(TrackingEvent.id)
         ).all()
         events = [
-            PublicEvent(ev.kind, EVENT_TEXT[ev.kind], ev.upu_code, ev.server_time, agency_name or office_name)
+            PublicEvent(ev.kind, EVENT_TEXT[ev.kind], ev.upu_code, ev.server_time,
+                        _place(ev, office_name, agency_name), _reason(ev))
             for ev, office_name, agency_name in rows
         ]
         legs.append(PublicLeg(leg_order.item_code, leg_order.leg, LEG_TEXT[leg_order.leg], leg_order.state,
@@ -111,4 +147,32 @@ def public_tracking(session: Session, order: Order) -> PublicTracking:
         procedure=dossier.procedure.name,
         agency=dossier.agency.name,
         legs=legs,
+        portal_status=(status := portal_status(session, dossier)),
+        portal_text=PORTAL_TEXT[status],
+    )
+
+
+def phone_matches(order: Order, digits: str) -> bool:
+    """Whether ``digits`` are the last four digits of the applicant's phone (constant-time comparison)."""
+    clean = "".join(ch for ch in digits if ch.isdigit())
+    expected = order.dossier.applicant_phone[-PHONE_DIGITS:]
+    return len(clean) == PHONE_DIGITS and hmac.compare_digest(clean.encode(), expected.encode())
+
+
+def personal_details(session: Session, order: Order) -> PersonalDetails:
+    """The personal part of the dossier (only after ``phone_matches``)."""
+    dossier = order.dossier
+    receipt = session.scalar(
+        select(AgencyReceipt).where(AgencyReceipt.dossier_id == dossier.id).order_by(AgencyReceipt.id.desc()).limit(1)
+    )
+    phone = dossier.applicant_phone
+    local = "0" + phone[2:] if phone.startswith("84") else phone
+    return PersonalDetails(
+        applicant_name=dossier.applicant_name,
+        phone=local,
+        address=dossier.address_text,
+        commune=dossier.admin_unit.full_name,
+        dossier_code=dossier.dossier_code,
+        submitted_at=receipt.submitted_at if receipt else None,
+        appointment_date=dossier.appointment_date,
     )

@@ -45,6 +45,9 @@ def append_event(
     reason_code: str | None = None,
     note: str | None = None,
     idempotency_key: str | None = None,
+    clock_skew_s: int | None = None,
+    clock_skew_flag: bool = False,
+    details: dict[str, Any] | None = None,
 ) -> TrackingEvent:
     """Append an event to the order's chain and move the order to ``state_after``.
 
@@ -68,11 +71,17 @@ def append_event(
         reason_code=reason_code,
         note=note,
         idempotency_key=idempotency_key,
+        clock_skew_s=clock_skew_s,
+        clock_skew_flag=clock_skew_flag,
+        details=details,
         prev_hash=previous.hash if previous else GENESIS_HASH,
     )
     ev.server_time = utcnow()
     ev.hash = ev.compute_hash()
     order.state = state_after
+    # Touch the row even when the state stays the same (a re-assignment, a result recorded on an accepted
+    # leg): the version check then guards every append, so two writers can never fork the chain.
+    order.updated_at = ev.server_time
     session.add(ev)
     session.flush()
     event_recorded(session, order, ev)
@@ -80,9 +89,14 @@ def append_event(
 
 
 def verify_chain(session: Session, order_id: int) -> list[str]:
-    """Recompute an order's hash chain; returns the problems found (empty when intact)."""
+    """Recompute an order's hash chain; returns the problems found (empty when intact).
+
+    Catches an edited or deleted event (content or link mismatch) and a re-computed forgery spliced in the
+    middle (the next event's link breaks); a truncated tail is caught by comparing with the order's state.
+    """
     problems: list[str] = []
     prev = GENESIS_HASH
+    last_state: OrderState | None = None
     for ev in session.scalars(
         select(TrackingEvent).where(TrackingEvent.order_id == order_id).order_by(TrackingEvent.id)
     ):
@@ -91,7 +105,25 @@ def verify_chain(session: Session, order_id: int) -> list[str]:
         if ev.compute_hash() != ev.hash:
             problems.append(f"event {ev.id}: content does not match its hash")
         prev = ev.hash
+        last_state = ev.state_after
+    order = session.get(Order, order_id)
+    if order is not None and last_state is not None and order.state != last_state:
+        problems.append(f"order state {order.state} differs from the last event's state {last_state}")
     return problems
+
+
+def verify_chains(session: Session, item_code: str | None = None) -> tuple[int, dict[str, list[str]]]:
+    """Verify one item's chain (by code) or every item's; returns (items checked, problems per item code)."""
+    query = select(Order.id, Order.item_code).order_by(Order.id)
+    if item_code is not None:
+        query = query.where(Order.item_code == item_code)
+    checked, problems = 0, {}
+    for order_id, code in session.execute(query):
+        checked += 1
+        found = verify_chain(session, order_id)
+        if found:
+            problems[code] = found
+    return checked, problems
 
 
 def book_pickup(
@@ -115,7 +147,7 @@ def book_pickup(
     req = validate_pickup_request(session, raw)
     order = create_pickup_order(session, req, indicator=indicator, channel=channel)
     append_event(
-        session, order, EventKind.CREATED, OrderState.CREATED,
+        session, order, EventKind.CREATED, order.state,  # CREATED, or NEEDS_REVIEW for an unresolved address
         actor_role=actor_role, post_office_id=order.post_office_id,
         note=f"Đăng ký thu gom qua kênh {channel.value}",
     )

@@ -7,11 +7,13 @@ import secrets
 from typing import Any
 
 from flask import Flask, Response, g, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config.db import Database
 from config.queue import Relay
 from config.settings import Settings
 from logistics.labels.signing import LabelSigner
+from web.audit import install_audit
 from web.auth import check_csrf, current_user, staff_links
 from web.context import Services
 from web.errors import register_error_handlers
@@ -40,6 +42,10 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
         JSON_SORT_KEYS=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Vietnamese stays readable in JSON
+    if settings.trusted_proxies:
+        # Behind TLS-terminating proxies: trust exactly that many hops for client IP, scheme (HSTS) and host.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     database = db or Database(settings.database_url)
     relay = Relay(database, settings)
     database.after_commit_hooks[:] = [relay.kick]  # one relay per database in a process
@@ -48,6 +54,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     if run_jobs_here and not relay.uses_redis:
         app.before_request(relay.start_inprocess)
     _install_unit_of_work(app, database)
+    install_audit(app)  # after the unit of work: Flask runs after_request hooks last-registered first
     app.before_request(check_csrf)
 
     @app.context_processor
@@ -80,6 +87,16 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app.register_blueprint(api_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(docs_bp)
+    from web.api_agency import bp as api_agency_bp  # noqa: PLC0415 - scans, hand-over records, agency desk
+    from web.api_scans import bp as api_scans_bp  # noqa: PLC0415
+    app.register_blueprint(api_scans_bp)
+    app.register_blueprint(api_agency_bp)
+    from web.people import register as register_people_pages  # noqa: PLC0415 - the people's web app
+    register_people_pages(app)
+    from web.ops import bp as ops_bp  # noqa: PLC0415 - the operator page (queues, failed jobs, webhooks)
+    app.register_blueprint(ops_bp)
+    from web.dispatch import bp as dispatch_bp  # noqa: PLC0415 - dispatcher pages (routing issue #3)
+    app.register_blueprint(dispatch_bp)
     register_error_handlers(app)
     return app
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import Response, g, request
 
 from logistics.accounts.models import ApiToken, Role, User
 from logistics.accounts.tokens import TokenError, authenticate_token
@@ -66,25 +66,39 @@ def current_actor() -> Actor | None:
     return actor
 
 
+def check_caller(scope: str | None, roles: tuple[Role, ...]) -> Response | None:
+    """None when the caller may proceed; else the 401/403 problem response to send."""
+    actor = current_actor()
+    if actor is None:
+        resp = problem(401, "Unauthorized", "Cần mã truy cập (Bearer) hoặc đăng nhập. / "
+                       "A bearer token or a staff session is required.")
+        error = g.get("api_actor_error")
+        resp.headers["WWW-Authenticate"] = f'Bearer error="{error}"' if error else "Bearer"
+        return resp
+    allowed = (actor.kind == "token" and scope is not None and scope in actor.scopes) or (
+        actor.kind == "staff" and actor.role in {r.value for r in roles}
+    )
+    if not allowed:
+        resp = problem(403, "Forbidden", "Không đủ quyền cho thao tác này. / Not allowed for this caller.",
+                       required_scope=scope, allowed_roles=[r.value for r in roles])
+        resp.headers["X-Denied-By"] = "role"
+        return resp
+    return None
+
+
 def api_require(scope: str | None, *roles: Role) -> Callable[[F], F]:
-    """Allow tokens holding ``scope`` and staff sessions with one of ``roles``; 401/403 problems otherwise."""
+    """Allow tokens holding ``scope`` and staff sessions with one of ``roles``; 401/403 problems otherwise.
+
+    Callers are checked before the body is validated (``web.openapi.operation`` runs this gate first), so
+    an anonymous caller learns nothing about the expected input.
+    """
 
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            actor = current_actor()
-            if actor is None:
-                resp = problem(401, "Unauthorized", "Cần mã truy cập (Bearer) hoặc đăng nhập. / "
-                               "A bearer token or a staff session is required.")
-                error = g.get("api_actor_error")
-                resp.headers["WWW-Authenticate"] = f'Bearer error="{error}"' if error else "Bearer"
-                return resp
-            allowed = (actor.kind == "token" and scope is not None and scope in actor.scopes) or (
-                actor.kind == "staff" and actor.role in {r.value for r in roles}
-            )
-            if not allowed:
-                return problem(403, "Forbidden", "Không đủ quyền cho thao tác này. / Not allowed for this caller.",
-                               required_scope=scope, allowed_roles=[r.value for r in roles])
+            denied = check_caller(scope, roles)
+            if denied is not None:
+                return denied
             return view(*args, **kwargs)
 
         wrapped.api_scope = scope  # type: ignore[attr-defined]  # read by the authorization-matrix test

@@ -13,7 +13,7 @@ from logistics.agencies.models import AdminUnit, Procedure, Scheme, UnitLevel
 from logistics.labels.errors import InvalidItemCode
 from logistics.labels.s10 import normalize_item_code
 from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
-from logistics.orders.models import Channel, Order
+from logistics.orders.models import Channel, Order, OrderState
 from logistics.orders.services import get_order
 from tracking.public import public_tracking
 from tracking.services import book_pickup
@@ -59,6 +59,14 @@ def order_json(order: Order) -> dict[str, Any]:
         },
         "post_office": (
             {"code": order.post_office.code, "name": order.post_office.name} if order.post_office else None
+        ),
+        # Routing issue #3: an address that did not resolve to one commune holds the order for a dispatcher.
+        "needs_address_review": order.state == OrderState.NEEDS_REVIEW,
+        "address_review": (
+            {"status": (d.routing or {}).get("address", {}).get("status"),
+             "explanation": (d.routing or {}).get("address", {}).get("explanation"),
+             "candidates": (d.routing or {}).get("address", {}).get("candidates", [])}
+            if order.state == OrderState.NEEDS_REVIEW else None
         ),
     }
 

@@ -14,7 +14,7 @@ from functools import wraps
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 
-from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, g, make_response, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from logistics.accounts.models import Role, User
@@ -66,13 +66,27 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
                     abort(401)
                 return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
             if user.role not in roles:
-                abort(403)
+                return role_denied()
             return view(*args, **kwargs)
 
         wrapped.allowed_roles = roles  # type: ignore[attr-defined]  # read by the authorization-matrix test
         return wrapped  # type: ignore[return-value]
 
     return decorator
+
+
+def role_denied() -> BaseResponse:
+    """403 for a caller whose role may not use the page; marked so audits and tests can tell it apart
+    from a refusal about one object (another agency's dossier)."""
+    if request.path.startswith("/api/"):
+        from web.errors import problem  # noqa: PLC0415 - errors imports i18n only; avoid a cycle at import
+
+        resp = problem(403, "Forbidden", "Không đủ quyền cho thao tác này. / Not allowed for this caller.")
+    else:
+        resp = make_response(render_template("error.html", title=_("Không có quyền truy cập"), detail=None,
+                                             status=403), 403)
+    resp.headers["X-Denied-By"] = "role"
+    return resp
 
 
 def _safe_next(target: str | None) -> str:
@@ -109,6 +123,7 @@ def login() -> str | BaseResponse | tuple[str, int]:
 @bp.post("/logout")
 def logout() -> BaseResponse:
     """End the session."""
+    current_user()  # remembered for this request, so the audit log records who logged out
     session.clear()
     return redirect(url_for("public.home"))
 

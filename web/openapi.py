@@ -76,6 +76,12 @@ def operation(
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if hasattr(view, "allowed_roles") and hasattr(view, "api_scope"):
+                from web.api_auth import check_caller  # noqa: PLC0415 - api_auth imports this module's users
+
+                denied = check_caller(view.api_scope, view.allowed_roles)
+                if denied is not None:
+                    return denied
             if body is not None:
                 raw = request.get_data(cache=True)
                 if not request.is_json:

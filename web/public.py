@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, session, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
+from config.ratelimit import Limit
 from logistics.agencies.models import AdminUnit, Procedure, Scheme, UnitLevel
 from logistics.labels.errors import InvalidItemCode
 from logistics.labels.s10 import normalize_item_code
@@ -16,10 +17,11 @@ from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
 from logistics.orders.models import Channel, Order
 from logistics.orders.services import get_order
 from logistics.text import collation_key
-from tracking.public import public_tracking
+from tracking.public import personal_details, phone_matches, public_tracking
 from tracking.services import book_pickup
 from web.context import db_session, services
 from web.i18n import gettext as _
+from web.limits import client_key, hit, too_many_requests
 
 bp = Blueprint("public", __name__)
 
@@ -47,22 +49,18 @@ def track_search() -> BaseResponse | tuple[str, int]:
     return redirect(url_for("public.track", code=code))
 
 
-@bp.get("/t/<code>")
-def track(code: str) -> str | tuple[str, int]:
-    """The public tracking page; the QR code on the label opens it with a signature ``s``."""
-    try:
-        normalized = normalize_item_code(code)
-    except InvalidItemCode as exc:
-        return render_template("error.html", title=_("Mã bưu gửi không hợp lệ"), detail=str(exc),
-                               status=400), 400
-    sig = request.args.get("s")
-    if sig is not None and not services().signer.verify(normalized, sig):
-        return render_template(
-            "error.html", title=_("Nhãn không hợp lệ"),
-            detail=_("Chữ ký trên mã QR không khớp: nhãn có thể bị làm giả hoặc in sai. "
-                     "Hãy nhập mã bưu gửi bằng tay hoặc liên hệ bưu cục."),
-            status=403,
-        ), 403
+# Typed lookups by item code, per client address: S10 serials are sequential, so without a limit a script
+# could walk them. Signed QR URLs cannot be guessed and are not counted.
+TRACK_LOOKUPS = Limit("track-lookup", 30, 600)
+# Proving the dossier is yours (last 4 phone digits): per item (10,000 possibilities) and per address.
+VERIFY_PER_ITEM = Limit("track-verify-item", 5, 3600)
+VERIFY_PER_CLIENT = Limit("track-verify-client", 20, 3600)
+VERIFIED_KEY = "verified_items"
+MAX_VERIFIED = 20
+
+
+def _track_page(normalized: str, sig: str | None, *, verify_error: str | None = None,
+                status: int = 200) -> str | tuple[str, int]:
     try:
         order = get_order(db_session(), normalized)
     except OrderNotFound:
@@ -72,7 +70,59 @@ def track(code: str) -> str | tuple[str, int]:
                      "Vui lòng kiểm tra lại mã trên nhãn hoặc biên nhận."),
             status=404,
         ), 404
-    return render_template("track.html", view=public_tracking(db_session(), order), verified_label=sig is not None)
+    details = personal_details(db_session(), order) if normalized in session.get(VERIFIED_KEY, []) else None
+    page = render_template("track.html", view=public_tracking(db_session(), order), verified_label=sig is not None,
+                           details=details, verify_error=verify_error, sig=sig)
+    return (page, status) if status != 200 else page  # noqa: PLR2004 - HTTP OK
+
+
+@bp.get("/t/<code>")
+def track(code: str) -> str | Response | tuple[str, int]:
+    """The public tracking page; the QR code on the label opens it with a signature ``s``."""
+    try:
+        normalized = normalize_item_code(code)
+    except InvalidItemCode as exc:
+        return render_template("error.html", title=_("Mã bưu gửi không hợp lệ"), detail=str(exc),
+                               status=400), 400
+    sig = request.args.get("s")
+    if sig is None:
+        decision = hit(TRACK_LOOKUPS, client_key())  # before the request's session: see web.limits
+        if not decision.allowed:
+            return too_many_requests(decision)
+    elif not services().signer.verify(normalized, sig):
+        return render_template(
+            "error.html", title=_("Nhãn không hợp lệ"),
+            detail=_("Chữ ký trên mã QR không khớp: nhãn có thể bị làm giả hoặc in sai. "
+                     "Hãy nhập mã bưu gửi bằng tay hoặc liên hệ bưu cục."),
+            status=403,
+        ), 403
+    return _track_page(normalized, sig)
+
+
+@bp.post("/t/<code>/verify")
+def track_verify(code: str) -> str | Response | BaseResponse | tuple[str, int]:
+    """The citizen proves the dossier is theirs (last 4 digits of the phone) to see the personal details."""
+    try:
+        normalized = normalize_item_code(code)
+    except InvalidItemCode:
+        abort(404)
+    for limit, key in ((VERIFY_PER_ITEM, normalized), (VERIFY_PER_CLIENT, client_key())):
+        decision = hit(limit, key)
+        if not decision.allowed:
+            return too_many_requests(decision)
+    sig = request.form.get("s") or None
+    if sig is not None and not services().signer.verify(normalized, sig):
+        sig = None
+    try:
+        order = get_order(db_session(), normalized)
+    except OrderNotFound:
+        abort(404)
+    if not phone_matches(order, request.form.get("phone_last4", "")):
+        return _track_page(normalized, sig, status=403,
+                           verify_error=_("Số điện thoại không khớp. Số lần thử có giới hạn."))
+    verified = [c for c in session.get(VERIFIED_KEY, []) if c != normalized]
+    session[VERIFIED_KEY] = [*verified, normalized][-MAX_VERIFIED:]
+    return redirect(url_for("public.track", code=normalized, s=sig))
 
 
 @bp.get("/labels/<code>.<fmt>")

@@ -74,3 +74,22 @@ class ApiToken(Base):
     def scope_set(self) -> frozenset[str]:
         """The token's scopes as a set."""
         return frozenset(self.scopes.split())
+
+
+class AuditEntry(Base):
+    """One staff or system action (who, what, when, from where); written for every state-changing request."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    token_prefix: Mapped[str | None] = mapped_column(String(16))
+    actor_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(120))  # the endpoint, e.g. api_v1.create_order
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(300))
+    status: Mapped[int] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))

@@ -9,40 +9,43 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from geopy.distance import geodesic
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
+from config.db import utcnow
+from config.queue import enqueue
 from logistics.agencies.models import (
     AdminUnit,
     AdminUnitSuccessor,
     Agency,
-    AgencyKind,
     PostOffice,
-    PostOfficeArea,
     Procedure,
-    ProcedureLevel,
     Scheme,
     UnitLevel,
 )
-from logistics.fees.models import FeeReduction, TariffRate, Zone
+from logistics.fees.models import FeeReduction, Zone
+from logistics.fees.services import BASE_WEIGHT_G, quote, transport_days  # noqa: F401 - BASE_WEIGHT_G re-exported
+from logistics.fees.services import postage as _postage
 from logistics.labels.s10 import make_item_code
 from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
 from logistics.orders.models import (
     S10_SERIAL_SEQUENCE,
     Channel,
     Dossier,
+    LabelRendering,
     Leg,
     Order,
     OrderState,
     SerialCounter,
     ServiceForm,
 )
+from logistics.routing.addresses import AddressMatch, resolve_address
+from logistics.routing.gazetteer import Gazetteer, UnitRef, load_gazetteer
+from logistics.routing.services import RoutingPolicy, resolve_agency, serving_post_office, zone_between
 from logistics.text import InvalidPhone, normalize_phone
 
 MAX_ENVELOPES = 20
 MAX_NOTES = 1000
-BASE_WEIGHT_G = 100  # the booking does not weigh the dossier; the courier re-weighs at pickup
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,15 @@ class PickupRequest:
     notes: str | None
     external_ref: str | None
     reduction: FeeReduction | None
+    # How the free-text address resolved; ``commune_from_code`` when the client named the commune by code.
+    address_match: AddressMatch | None = None
+    commune_from_code: bool = True
+    commune_code: str | None = None  # as given (a legacy code is kept to explain the routing)
+
+    @property
+    def needs_review(self) -> bool:
+        """Whether a dispatcher must confirm the commune before the order proceeds."""
+        return not self.commune_from_code and self.address_match is not None and not self.address_match.resolved
 
 
 def _text(
@@ -81,6 +93,14 @@ def _text(
 
 def resolve_commune(session: Session, code: str) -> AdminUnit | None:
     """Find the 2025 commune for a GSO code, accepting a legacy commune code and mapping it forward."""
+    gaz = load_gazetteer(session)
+    ref = gaz.commune_2025(code)
+    if ref is None:
+        legacy = gaz.legacy_commune(code)
+        ref = gaz.main_successor(legacy.id) if legacy is not None else None
+    if ref is not None:
+        return session.get(AdminUnit, ref.id)
+    # Not in the (cached) gazetteer: ask the database, in case reference data changed a moment ago.
     unit = session.scalar(
         select(AdminUnit).where(
             AdminUnit.scheme == Scheme.V2025, AdminUnit.level == UnitLevel.COMMUNE, AdminUnit.code == code
@@ -88,15 +108,23 @@ def resolve_commune(session: Session, code: str) -> AdminUnit | None:
     )
     if unit is not None:
         return unit
-    legacy = aliased(AdminUnit)
+    legacy_unit = aliased(AdminUnit)
     return session.scalar(
         select(AdminUnit)
         .join(AdminUnitSuccessor, AdminUnitSuccessor.unit_id == AdminUnit.id)
-        .join(legacy, AdminUnitSuccessor.legacy_unit_id == legacy.id)
-        .where(legacy.scheme == Scheme.LEGACY, legacy.level == UnitLevel.COMMUNE, legacy.code == code)
+        .join(legacy_unit, AdminUnitSuccessor.legacy_unit_id == legacy_unit.id)
+        .where(legacy_unit.scheme == Scheme.LEGACY, legacy_unit.level == UnitLevel.COMMUNE, legacy_unit.code == code)
         .order_by(AdminUnitSuccessor.is_main.desc())
         .limit(1)
     )
+
+
+def _cached(session: Session, kind: str, key: str, load: Any) -> Any:
+    """Reference rows looked up by code, remembered for the session (a request, a job, an import chunk)."""
+    cache: dict[tuple[str, str], Any] = session.info.setdefault("dossierpost_refcache", {})
+    if (kind, key) not in cache:
+        cache[kind, key] = load()
+    return cache[kind, key]
 
 
 def _phone(raw: Mapping[str, Any], errors: dict[str, str]) -> str | None:
@@ -111,7 +139,7 @@ def _phone(raw: Mapping[str, Any], errors: dict[str, str]) -> str | None:
 
 
 def _commune(session: Session, raw: Mapping[str, Any], errors: dict[str, str]) -> AdminUnit | None:
-    code = _text(raw, "commune_code", errors, max_len=10, label="xã/phường / commune")
+    code = _text(raw, "commune_code", errors, max_len=10, required=False)
     if code is None:
         return None
     unit = resolve_commune(session, code)
@@ -120,11 +148,35 @@ def _commune(session: Session, raw: Mapping[str, Any], errors: dict[str, str]) -
     return unit
 
 
+def _address_unit(session: Session, gaz: Gazetteer, match: AddressMatch) -> AdminUnit:
+    """The commune an address resolved to, or the provisional one while a dispatcher reviews it.
+
+    Ambiguous: the best candidate; unknown: the commune of the provincial service center (the province's
+    seat, whose post office handles what cannot be placed). Either way the order is held in review.
+    """
+    if match.unit is not None:
+        unit_id = match.unit.id
+    elif match.candidates:
+        unit_id = match.candidates[0].unit.id
+    else:
+        from logistics.agencies.models import AgencyKind  # noqa: PLC0415 - only for the rare unknown address
+
+        centers = gaz.active_agencies(AgencyKind.PROVINCE_CENTER)
+        if not centers:
+            raise RoutingError("Không có Trung tâm Phục vụ hành chính công tỉnh trong dữ liệu tham chiếu.")
+        unit_id = centers[0].unit_id
+    unit = session.get(AdminUnit, unit_id)
+    if unit is None:  # pragma: no cover - the gazetteer is read from the same tables
+        raise RoutingError("Dữ liệu tham chiếu đã thay đổi; vui lòng thử lại.")
+    return unit
+
+
 def _procedure(session: Session, raw: Mapping[str, Any], errors: dict[str, str]) -> Procedure | None:
     code = _text(raw, "procedure_code", errors, max_len=40, label="thủ tục / procedure")
     if code is None:
         return None
-    procedure = session.scalar(select(Procedure).where(Procedure.code == code))
+    procedure: Procedure | None = _cached(session, "procedure", code,
+                        lambda: session.scalar(select(Procedure).where(Procedure.code == code)))
     if procedure is None:
         errors["procedure_code"] = "Không có thủ tục này trong danh mục. / Unknown procedure."
     elif not procedure.by_post:
@@ -163,14 +215,21 @@ def _reduction(session: Session, raw: Mapping[str, Any], errors: dict[str, str])
     code = _text(raw, "reduction_code", errors, max_len=40, required=False)
     if code is None:
         return None
-    reduction = session.scalar(select(FeeReduction).where(FeeReduction.code == code))
+    reduction: FeeReduction | None = _cached(session, "reduction", code,
+                        lambda: session.scalar(select(FeeReduction).where(FeeReduction.code == code)))
     if reduction is None:
         errors["reduction_code"] = "Không có đối tượng miễn giảm này. / Unknown reduction group."
     return reduction
 
 
-def validate_pickup_request(session: Session, raw: Mapping[str, Any]) -> PickupRequest:
-    """Check every field of a pickup request; raise ``ValidationError`` listing all problems at once."""
+def validate_pickup_request(session: Session, raw: Mapping[str, Any], *,
+                            gazetteer: Gazetteer | None = None) -> PickupRequest:
+    """Check every field of a pickup request; raise ``ValidationError`` listing all problems at once.
+
+    ``commune_code`` is optional: without it the free-text address is resolved (old or new structure). An
+    address that does not resolve unambiguously does not fail the request: the order is created and held for
+    a dispatcher's review (``PickupRequest.needs_review``), its candidates kept.
+    """
     errors: dict[str, str] = {}
     name = _text(raw, "applicant_name", errors, max_len=200, label="họ tên / name")
     phone = _phone(raw, errors)
@@ -182,73 +241,46 @@ def validate_pickup_request(session: Session, raw: Mapping[str, Any]) -> PickupR
     notes = _text(raw, "notes", errors, max_len=MAX_NOTES, required=False)
     external_ref = _text(raw, "external_ref", errors, max_len=100, required=False)
     reduction = _reduction(session, raw, errors)
+    match: AddressMatch | None = None
+    from_code = "commune_code" in raw and raw.get("commune_code") not in (None, "")
+    if address and "commune_code" not in errors:
+        gaz = gazetteer or load_gazetteer(session)
+        match = resolve_address(gaz, address)
+        if unit is None and not from_code:
+            unit = _address_unit(session, gaz, match)
     if errors or not (name and phone and address and unit and procedure and service_form):
         raise ValidationError(errors)
     return PickupRequest(name, phone, address, unit, procedure, service_form, envelopes, notes,
-                         external_ref, reduction)
+                         external_ref, reduction, match, from_code,
+                         str(raw["commune_code"]).strip() if from_code else None)
 
 
-def route_agency(session: Session, procedure: Procedure, unit: AdminUnit) -> tuple[Agency, dict[str, Any]]:
-    """Choose the competent agency and explain why.
-
-    Province-level procedures go to the provincial service center. Since 1 July 2025 districts no longer
-    exist: commune-level procedures and the former district-level ones are received by the applicant's
-    commune desk.
-    """
-    inputs = {"procedure": procedure.code, "level": str(procedure.level), "commune": unit.code}
-    if procedure.level == ProcedureLevel.PROVINCE or procedure.agency_kind == AgencyKind.PROVINCE_CENTER:
-        agency = session.scalar(
-            select(Agency).where(Agency.kind == AgencyKind.PROVINCE_CENTER, Agency.active.is_(True))
-            .order_by(Agency.id).limit(1)
-        )
-        rule = "province_level_to_province_center"
-        why = "Thủ tục cấp tỉnh: nộp tại Trung tâm Phục vụ hành chính công tỉnh."
-    else:
-        agency = session.scalar(
-            select(Agency).where(
-                Agency.kind == AgencyKind.COMMUNE_DESK, Agency.admin_unit_id == unit.id, Agency.active.is_(True)
-            ).limit(1)
-        )
-        rule = "commune_desk_of_applicant" if procedure.level == ProcedureLevel.COMMUNE else (
-            "former_district_level_to_commune_desk"
-        )
-        level_text = "xã" if procedure.level == ProcedureLevel.COMMUNE else "huyện (cũ)"
-        why = f"Thủ tục cấp {level_text}: nộp tại bộ phận một cửa của {unit.name}."
-    if agency is None:
-        raise RoutingError(f"Không tìm thấy cơ quan tiếp nhận cho thủ tục {procedure.code} tại {unit.name}.")
-    return agency, {"rule": rule, "inputs": inputs, "agency": agency.code, "explanation": why}
+def route_agency(session: Session, procedure: Procedure, unit: AdminUnit, *,
+                 policy: RoutingPolicy | None = None) -> tuple[Agency, dict[str, Any]]:
+    """Choose the competent agency and explain why (see ``logistics.routing.services.resolve_agency``)."""
+    gaz = load_gazetteer(session)
+    desk, decision = resolve_agency(gaz, procedure_code=procedure.code, level=procedure.level,
+                                    agency_kind=procedure.agency_kind, unit=gaz.unit(unit.id), policy=policy)
+    agency = session.get(Agency, desk.id)
+    if agency is None:  # pragma: no cover - the gazetteer is read from the same tables
+        raise RoutingError("Dữ liệu tham chiếu đã thay đổi; vui lòng thử lại.")
+    return agency, {**decision.to_json(), "agency": agency.code}
 
 
-def serving_post_office(session: Session, unit: AdminUnit) -> PostOffice:
+def serving_post_office_of(session: Session, unit: AdminUnit) -> PostOffice:
     """The post office serving a commune: by service area, else the nearest active one (geodesic)."""
-    office = session.scalar(
-        select(PostOffice).join(PostOfficeArea, PostOfficeArea.post_office_id == PostOffice.id)
-        .where(PostOfficeArea.admin_unit_id == unit.id, PostOffice.active.is_(True)).limit(1)
-    )
-    if office is not None:
-        return office
-    offices = session.scalars(select(PostOffice).where(PostOffice.active.is_(True))).all()
-    if not offices:
-        raise RoutingError("Chưa có bưu cục nào trong dữ liệu tham chiếu.")
-    if unit.lat is None or unit.lon is None:
-        return offices[0]
-    here = (unit.lat, unit.lon)
-    return min(offices, key=lambda o: geodesic(here, (o.lat, o.lon)).meters)
+    gaz = load_gazetteer(session)
+    ref, _decision = serving_post_office(gaz, gaz.unit(unit.id))
+    office = session.get(PostOffice, ref.id)
+    if office is None:  # pragma: no cover
+        raise RoutingError("Dữ liệu tham chiếu đã thay đổi; vui lòng thử lại.")
+    return office
 
 
 def postage(session: Session, zone: Zone, *, envelopes: int, both_ways: bool,
             reduction: FeeReduction | None) -> int:
-    """Postage in whole VND: the tariff's price for the zone's lightest tier, per item and per leg."""
-    price = session.scalar(
-        select(TariffRate.price_vnd).where(TariffRate.zone == zone, TariffRate.max_weight_g >= BASE_WEIGHT_G)
-        .order_by(TariffRate.max_weight_g).limit(1)
-    )
-    if price is None:
-        raise RoutingError(f"Biểu cước chưa có giá cho vùng {zone}.")
-    total = price * envelopes * (2 if both_ways else 1)
-    if reduction is not None:
-        total = total * (100 - reduction.percent) // 100
-    return total
+    """Postage in whole VND for the base weight tier (kept for callers; see ``logistics.fees.services``)."""
+    return _postage(session, zone, envelopes=envelopes, both_ways=both_ways, reduction=reduction)
 
 
 def allocate_serial(session: Session) -> int:
@@ -258,6 +290,9 @@ def allocate_serial(session: Session) -> int:
     SQLite: an UPDATE ... RETURNING on the counter row inside the write transaction, which SQLite
     serialises.
     """
+    pool: list[int] | None = session.info.get("dossierpost_s10_pool")
+    if pool:
+        return pool.pop(0)
     if session.get_bind().dialect.name == "postgresql":
         return int(session.execute(S10_SERIAL_SEQUENCE.next_value()).scalar_one())
     value = session.execute(
@@ -271,21 +306,93 @@ def allocate_serial(session: Session) -> int:
     return int(value)
 
 
+def reserve_serials(session: Session, count: int) -> None:
+    """Reserve ``count`` serials for this session's next orders in one statement (bulk import on SQLite).
+
+    The block comes from the counter row inside the write transaction, so it is as unique as single serials;
+    serials reserved but not used are skipped (gaps are allowed, see docs/design-notes.md). PostgreSQL's
+    sequence is already cheap per order, so nothing is reserved there.
+    """
+    if count <= 0 or session.get_bind().dialect.name == "postgresql":
+        return
+    top = session.execute(
+        update(SerialCounter).where(SerialCounter.name == "s10")
+        .values(value=SerialCounter.value + count).returning(SerialCounter.value)
+    ).scalar_one_or_none()
+    if top is None:
+        session.add(SerialCounter(name="s10", value=count))
+        session.flush()
+        top = count
+    session.info["dossierpost_s10_pool"] = list(range(int(top) - count + 1, int(top) + 1))
+
+
 def new_item_code(session: Session, indicator: str) -> str:
     """A fresh S10 item code for the given service indicator."""
     return make_item_code(indicator, allocate_serial(session))
 
 
-def create_pickup_order(session: Session, req: PickupRequest, *, indicator: str, channel: Channel) -> Order:
-    """Create the dossier and its pickup leg (state CREATED); the caller records the first event."""
-    agency, routing = route_agency(session, req.procedure, req.unit)
-    office = serving_post_office(session, req.unit)
-    zone = Zone.IN_DISTRICT if agency.admin_unit_id == req.unit.id else Zone.INTER_DISTRICT
-    routing["post_office"] = office.code
-    routing["zone"] = str(zone)
+def _legacy_of(gaz: Gazetteer, req: PickupRequest) -> UnitRef | None:
+    raw_code = req.commune_code
+    if req.commune_from_code:
+        if raw_code and gaz.commune_2025(raw_code) is None:
+            return gaz.legacy_commune(raw_code)
+        return None
+    match = req.address_match
+    return match.legacy if match is not None and match.unit is not None and match.unit.id == req.unit.id else None
+
+
+def plan_routing(session: Session, req: PickupRequest, *, policy: RoutingPolicy | None = None,
+                 gazetteer: Gazetteer | None = None) -> dict[str, Any]:
+    """Every routing decision for a request (agency, post office, zone, fees, time limits), explained."""
+    gaz = gazetteer or load_gazetteer(session)
+    unit = gaz.unit(req.unit.id)
+    legacy = _legacy_of(gaz, req)
+    desk, decision = resolve_agency(gaz, procedure_code=req.procedure.code, level=req.procedure.level,
+                                    agency_kind=req.procedure.agency_kind, unit=unit, legacy=legacy, policy=policy)
+    office, office_decision = serving_post_office(gaz, unit)
+    zone, zone_decision = zone_between(gaz, unit, desk, policy=policy)
+    both = req.service_form == ServiceForm.BOTH
+    fees = quote(session, zone, envelopes=req.envelopes, both_ways=both, reduction=req.reduction,
+                 gov_fee_vnd=req.procedure.gov_fee_vnd)
+    routing: dict[str, Any] = {
+        **decision.to_json(),
+        "agency": desk.code,
+        "agency_id": desk.id,
+        "post_office": office.code,
+        "post_office_id": office.id,
+        "post_office_decision": office_decision.to_json(),
+        "zone": zone.value,
+        "zone_decision": zone_decision.to_json(),
+        "fees": fees.to_json(),
+        "transport_days": {"pickup": transport_days(zone), "result": transport_days(zone) if both else None},
+        "point": list(unit.point) if unit.point else None,
+        "decided_at": utcnow().isoformat(),
+    }
+    match = req.address_match
+    if match is not None:
+        routing["address"] = match.to_json()
+        if req.commune_from_code and match.unit is not None and match.unit.id != unit.id:
+            routing["address"]["warning"] = (
+                f"Địa chỉ ghi {match.unit.name} nhưng mã xã/phường là {unit.name}; đã theo mã xã/phường.")
+    else:
+        routing["address"] = {"status": "code", "text": req.address}
+    routing["needs_review"] = req.needs_review
+    if req.needs_review:
+        routing["provisional"] = True
+        routing["explanation"] = ("TẠM THỜI, chờ điều phối viên xác nhận địa chỉ: " + routing["explanation"])
+    return routing
+
+
+def create_pickup_order(session: Session, req: PickupRequest, *, indicator: str, channel: Channel,
+                        policy: RoutingPolicy | None = None, gazetteer: Gazetteer | None = None) -> Order:
+    """Create the dossier and its pickup leg; the caller records the first event with ``order.state``.
+
+    The state is CREATED, or NEEDS_REVIEW when the address did not resolve to one commune.
+    """
+    routing = plan_routing(session, req, policy=policy, gazetteer=gazetteer)
     dossier = Dossier(
         procedure=req.procedure,
-        agency=agency,
+        agency_id=routing["agency_id"],
         service_form=req.service_form,
         channel=channel,
         external_ref=req.external_ref,
@@ -297,19 +404,69 @@ def create_pickup_order(session: Session, req: PickupRequest, *, indicator: str,
         notes=req.notes,
         routing=routing,
     )
+    item_code = new_item_code(session, indicator)  # before adding: no autoflush of a half-built dossier
     session.add(dossier)
     order = Order(
         dossier=dossier,
         leg=Leg.PICKUP,
-        item_code=new_item_code(session, indicator),
-        state=OrderState.CREATED,
-        post_office=office,
-        postage_vnd=postage(session, zone, envelopes=req.envelopes,
-                            both_ways=req.service_form == ServiceForm.BOTH, reduction=req.reduction),
+        item_code=item_code,
+        state=OrderState.NEEDS_REVIEW if req.needs_review else OrderState.CREATED,
+        post_office_id=routing["post_office_id"],
+        postage_vnd=routing["fees"]["postage_vnd"],
     )
     session.add(order)
     session.flush()
     return order
+
+
+def confirm_address(session: Session, order: Order, commune_code: str, *, by: str,
+                    policy: RoutingPolicy | None = None) -> Order:
+    """A dispatcher's choice of commune for an order held in address review: route it again for real.
+
+    Updates the dossier (commune, agency, routing) and the order (post office, postage), drops labels
+    rendered with the provisional routing and requests new ones. The caller records the event that moves
+    the order on (``created``).
+    """
+    if order.state != OrderState.NEEDS_REVIEW:
+        raise ValidationError({"state": "Đơn này không chờ xác nhận địa chỉ. / This order is not in review."})
+    unit = resolve_commune(session, commune_code)
+    if unit is None:
+        raise ValidationError({"commune_code": "Không tìm thấy xã/phường này. / Unknown commune code."})
+    dossier = order.dossier
+    previous = dict(dossier.routing or {})
+    gaz = load_gazetteer(session)
+    match = resolve_address(gaz, dossier.address_text)
+    reduction_code = (previous.get("fees") or {}).get("reduction")
+    reduction = session.scalar(select(FeeReduction).where(FeeReduction.code == reduction_code)) if reduction_code \
+        else None
+    req = PickupRequest(dossier.applicant_name, dossier.applicant_phone, dossier.address_text, unit,
+                        dossier.procedure, dossier.service_form, dossier.envelopes, dossier.notes,
+                        dossier.external_ref, reduction, match, commune_from_code=True, commune_code=commune_code)
+    routing = plan_routing(session, req, policy=policy, gazetteer=gaz)
+    routing["address"] = {**(previous.get("address") or {}), "status": "confirmed",
+                          "unit": {"code": unit.code, "name": unit.name}, "confirmed_by": by,
+                          "confirmed_at": utcnow().isoformat()}
+    routing["needs_review"] = False
+    dossier.admin_unit = unit
+    dossier.agency_id = routing["agency_id"]
+    dossier.routing = routing
+    order.post_office_id = routing["post_office_id"]
+    order.postage_vnd = routing["fees"]["postage_vnd"]
+    session.execute(delete(LabelRendering).where(LabelRendering.order_id == order.id))
+    session.flush()
+    session.expire(dossier, ["agency"])
+    session.expire(order, ["post_office"])
+    enqueue(session, "workers.jobs.labels.render_label", queue="labels",
+            dedup_key=f"label:{order.id}:{routing['decided_at']}", order_id=order.id)
+    return order
+
+
+def orders_in_review(session: Session, *, post_office_id: int | None = None) -> list[Order]:
+    """Orders held for address review, oldest first (one post office's, or all)."""
+    stmt = select(Order).where(Order.state == OrderState.NEEDS_REVIEW).order_by(Order.id)
+    if post_office_id is not None:
+        stmt = stmt.where(Order.post_office_id == post_office_id)
+    return list(session.scalars(stmt).unique())
 
 
 def find_by_external_ref(session: Session, external_ref: str) -> Order | None:

@@ -1,6 +1,5 @@
-from sqlalchemy import func, select
-
 import pytest
+from sqlalchemy import func, select
 
 from logistics.orders.models import Order
 from tests.factories import bearer, make_token

@@ -1,7 +1,7 @@
 """Log-in slow-down: failed attempts and lock-out on staff accounts.
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from config.db import UTCDateTime
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
-"""API tokens for systems (hashed, scoped, bound, expiring).
+"""API tokens for systems (hashed, scoped, bound, expiring) and the audit log of staff/system actions.
 
 Revision ID: 0007
-Revises: 0001
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from config.db import UTCDateTime
 
 revision = "0007"
-down_revision = "0001"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
@@ -45,5 +45,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_tokens_post_office_id"), ["post_office_id"], unique=False)
 
 
+    op.create_table(
+        "audit_log",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", UTCDateTime(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("token_prefix", sa.String(length=16), nullable=True),
+        sa.Column("actor_name", sa.String(length=200), nullable=False),
+        sa.Column("role", sa.String(length=32), nullable=False),
+        sa.Column("action", sa.String(length=120), nullable=False),
+        sa.Column("method", sa.String(length=8), nullable=False),
+        sa.Column("path", sa.String(length=300), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=True),
+        sa.Column("user_agent", sa.String(length=300), nullable=True),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_audit_log_user_id_users")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
+    )
+    with op.batch_alter_table("audit_log") as batch_op:
+        batch_op.create_index(batch_op.f("ix_audit_log_at"), ["at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_audit_log_user_id"), ["user_id"], unique=False)
+
+
 def downgrade() -> None:
+    op.drop_table("audit_log")
     op.drop_table("api_tokens")

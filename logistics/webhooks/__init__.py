@@ -1,0 +1,1 @@
+"""Signed webhooks to agencies and the province's one-stop system: subscriptions, deliveries, retries, replay."""

@@ -1,0 +1,105 @@
+"""Concurrent scans of one item with real commits: exactly one transition wins, the chain never forks."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from logistics.orders.models import Order, OrderState
+from tests.conftest import clean_transactional
+from tests.tracking.tracking_helpers import CTX, book, courier, payload, scan
+from tracking.models import EventKind, RefusedScan, TrackingEvent
+from tracking.scans import record_scan
+from tracking.services import verify_chain
+
+THREADS = 6
+
+
+def _collected_order(db):
+    with db.unit_of_work() as s:
+        order = book(s)
+        assert scan(s, order, "collected").ok
+        return order.id, order.item_code, order.post_office_id
+
+
+def _race(db, payloads, actor):
+    barrier = threading.Barrier(len(payloads))
+    outcomes, errors = [], []
+
+    def run(raw):
+        try:
+            barrier.wait(timeout=30)
+            with db.unit_of_work() as s:
+                outcomes.append(record_scan(s, raw, actor=actor, ctx=CTX))
+        except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(raw,)) for raw in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    return outcomes
+
+
+def test_of_concurrent_scans_of_one_item_exactly_one_transition_wins(db):
+    try:
+        order_id, _code, _po = _collected_order(db)
+        with db.unit_of_work() as s:
+            order = s.get(Order, order_id)
+            raws = [payload(order, "arrived_post_office") for _ in range(THREADS)]
+            actor = courier(order)
+        outcomes = _race(db, raws, actor)
+        assert sum(o.ok for o in outcomes) == 1
+        assert all(o.error in {"conflict", "invalid_transition"} for o in outcomes if not o.ok)
+        with db.unit_of_work() as s:
+            arrived = s.scalar(select(func.count(TrackingEvent.id)).where(
+                TrackingEvent.order_id == order_id, TrackingEvent.kind == EventKind.ARRIVED_POST_OFFICE))
+            assert arrived == 1
+            assert s.scalar(select(func.count(RefusedScan.id))) == THREADS - 1
+            assert s.get(Order, order_id).state == OrderState.AT_POST_OFFICE
+            assert verify_chain(s, order_id) == []
+    finally:
+        clean_transactional(db)
+
+
+def test_concurrent_replays_of_one_key_record_one_event(db):
+    try:
+        order_id, _code, _po = _collected_order(db)
+        with db.unit_of_work() as s:
+            order = s.get(Order, order_id)
+            raw = payload(order, "arrived_post_office")
+            actor = courier(order)
+        outcomes = _race(db, [raw] * THREADS, actor)
+        assert all(o.ok for o in outcomes)
+        assert sum(not o.replayed for o in outcomes) == 1
+        assert len({o.event_id for o in outcomes}) == 1
+        with db.unit_of_work() as s:
+            assert s.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.order_id == order_id)) == 3
+            assert s.scalar(select(func.count(RefusedScan.id))) == 0
+    finally:
+        clean_transactional(db)
+
+
+@pytest.mark.parametrize("db", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_scan_working_on_a_stale_copy_loses_on_the_version_check(db):
+    try:
+        order_id, _code, _po = _collected_order(db)
+        slow = db.session()
+        try:
+            stale = slow.get(Order, order_id)  # loaded before the other courier's scan commits
+            assert stale.state == OrderState.COLLECTED
+            with db.unit_of_work() as fast:
+                assert scan(fast, fast.get(Order, order_id), "arrived_post_office").ok
+            outcome = record_scan(slow, payload(stale, "arrived_post_office"), actor=courier(stale), ctx=CTX)
+            slow.commit()
+        finally:
+            slow.close()
+        assert outcome.error == "conflict" and "at_post_office" in outcome.message
+        with db.unit_of_work() as s:
+            assert verify_chain(s, order_id) == []
+            refused = s.scalars(select(RefusedScan)).one()
+            assert refused.error == "conflict" and refused.state == "at_post_office"
+    finally:
+        clean_transactional(db)

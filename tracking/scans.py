@@ -1,0 +1,535 @@
+"""Scan ingestion: one scan or a batch (an offline phone replaying its queue), each checked and recorded.
+
+A scan carries the label's QR content (or the typed item code), the event, GPS, the device's time and an
+idempotency key. For each scan, in its own savepoint:
+
+1. a replay of a known key returns the original outcome and writes nothing;
+2. the QR signature is verified (a typed code is accepted and marked as typed);
+3. the lifecycle table decides whether the event is possible in the item's current state;
+4. the event's requirements are checked (collection: document checklist and seal; delivery: identity and
+   the one-time code; failed attempt: a reason from the fixed list);
+5. the event is appended to the item's hash chain. ``orders.version`` is an optimistic lock: of two
+   couriers scanning the same item at once, exactly one moves it, the other gets a ``conflict``.
+
+A refused scan is logged in ``refused_scans`` (with its key, so its replay is refused the same way) and
+changes nothing; in a batch a bad scan never sinks the good ones.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, defaultload
+from sqlalchemy.orm.exc import StaleDataError
+
+from config.db import utcnow
+from logistics.accounts.models import Role
+from logistics.agencies.models import DocumentForm, Procedure, ProcedureDocument
+from logistics.labels.errors import InvalidItemCode
+from logistics.labels.signing import LabelSigner, parse_tracking_url
+from logistics.orders.models import Dossier, Leg, Order, OrderState, ServiceForm
+from tracking import delivery
+from tracking.actors import Actor
+from tracking.errors import ScanRefused
+from tracking.models import EventKind, RefusedScan, TrackingEvent
+from tracking.services import append_event
+from tracking.states import TransitionRefused, next_state
+
+MAX_BATCH: Final = 500
+# A gap between the device's clock and the server's beyond this is flagged (kept as sent, never corrected):
+# a wrong phone clock, or a scan queued offline for a long time.
+SKEW_TOLERANCE: Final = timedelta(minutes=10)
+_KEY_RE: Final = re.compile(r"[A-Za-z0-9._:-]{8,100}")
+_SEAL_RE: Final = re.compile(r"[A-Za-z0-9-]{4,30}")
+_DIGITS4_RE: Final = re.compile(r"\d{4}")
+_LAZY_DOCUMENTS: Final = defaultload(Order.dossier).defaultload(Dossier.procedure).lazyload(Procedure.documents)
+_CODE_RE: Final = re.compile(r"\d{6}")
+
+# What each role may scan; hand-over to an agency goes through the hand-over record (tracking.agency).
+SCANNABLE: Final[dict[str, frozenset[EventKind]]] = {
+    str(Role.COURIER): frozenset({
+        EventKind.COLLECTED, EventKind.ARRIVED_POST_OFFICE, EventKind.LEFT_POST_OFFICE,
+        EventKind.OUT_FOR_DELIVERY, EventKind.DELIVERED, EventKind.DELIVERY_FAILED, EventKind.RETURNED,
+    }),
+    str(Role.DISPATCHER): frozenset({
+        EventKind.ARRIVED_POST_OFFICE, EventKind.LEFT_POST_OFFICE, EventKind.OUT_FOR_DELIVERY, EventKind.LOST,
+    }),
+}
+# A system holding an API token with ``scans:write`` (the post's own sorting or courier systems).
+SCANNABLE["api"] = SCANNABLE[str(Role.COURIER)] | SCANNABLE[str(Role.DISPATCHER)]
+
+# Where the event happens when it is not a GPS point: at the post office, or at the agency desk.
+_AT_OFFICE: Final = frozenset({EventKind.ARRIVED_POST_OFFICE, EventKind.LEFT_POST_OFFICE, EventKind.OUT_FOR_DELIVERY})
+
+_FORM_TEXT: Final[dict[DocumentForm, str]] = {
+    DocumentForm.ORIGINAL: "bản chính",
+    DocumentForm.COPY: "bản sao",
+    DocumentForm.CERTIFIED_COPY: "bản sao chứng thực",
+}
+# A stronger form satisfies a weaker requirement (a certified copy is also a copy).
+_SATISFIES: Final[dict[DocumentForm, frozenset[DocumentForm]]] = {
+    DocumentForm.ORIGINAL: frozenset({DocumentForm.ORIGINAL}),
+    DocumentForm.CERTIFIED_COPY: frozenset({DocumentForm.CERTIFIED_COPY}),
+    DocumentForm.COPY: frozenset({DocumentForm.COPY, DocumentForm.CERTIFIED_COPY}),
+}
+
+
+@dataclass(frozen=True)
+class ScanContext:
+    """What scan ingestion needs from the running system (no Flask, no settings object)."""
+
+    signer: LabelSigner
+    key: bytes  # ``delivery.tracking_key(settings.secret_key)``
+    tz: str = "Asia/Ho_Chi_Minh"
+
+
+@dataclass(kw_only=True)
+class ScanOutcome:
+    """The result of one scan, as the device sees it (the same on a replay, with ``replayed`` set)."""
+
+    ok: bool
+    item_code: str | None
+    event: str | None
+    state: str | None  # after the event when accepted; the current state when refused
+    event_id: int | None = None
+    error: str | None = None
+    message: str | None = None
+    replayed: bool = False
+    clock_skew_flag: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON the API returns for this scan."""
+        body: dict[str, Any] = {"ok": self.ok, "item_code": self.item_code, "event": self.event,
+                                "state": self.state, "replayed": self.replayed}
+        if self.ok:
+            body.update(event_id=self.event_id, clock_skew_flag=self.clock_skew_flag)
+        else:
+            body.update(error=self.error, message=self.message)
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class _Refusal(ScanRefused):
+    """Internal: a refusal raised inside the savepoint, with what to log once it is rolled back."""
+
+    def __init__(self, code: str, message: str, *, order: Order | None = None, details: dict[str, Any] | None = None,
+                 count_code_failure: bool = False) -> None:
+        super().__init__(message, code=code, details=details)
+        self.order = order
+        self.count_code_failure = count_code_failure
+
+
+def _refuse(code: str, message: str, **kw: Any) -> _Refusal:
+    return _Refusal(code, message, **kw)
+
+
+# --- replay ----------------------------------------------------------------------------------------------
+
+
+def _replay(session: Session, key: str) -> ScanOutcome | None:
+    row = session.execute(
+        select(TrackingEvent, Order.item_code).join(Order, Order.id == TrackingEvent.order_id)
+        .where(TrackingEvent.idempotency_key == key)
+    ).first()
+    if row is not None:
+        ev, code = row
+        return ScanOutcome(ok=True, item_code=code, event=str(ev.kind), state=str(ev.state_after),
+                           event_id=ev.id, replayed=True, clock_skew_flag=ev.clock_skew_flag)
+    refused = session.scalar(select(RefusedScan).where(RefusedScan.idempotency_key == key))
+    if refused is not None:
+        code_row = session.get(Order, refused.order_id) if refused.order_id else None
+        return ScanOutcome(ok=False, item_code=code_row.item_code if code_row else None, event=refused.kind,
+                           state=refused.state,
+                           error=refused.error, message=refused.message, replayed=True,
+                           details=dict(refused.details or {}))
+    return None
+
+
+# --- parsing ---------------------------------------------------------------------------------------------
+
+
+def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext) -> tuple[Order, bool]:
+    """The scanned order and whether its code was typed (no signature to check)."""
+    qr, typed = raw.get("qr"), raw.get("item_code")
+    source = qr if isinstance(qr, str) and qr.strip() else typed
+    if not isinstance(source, str) or not source.strip():
+        raise _refuse("missing_item", "Thiếu nội dung mã QR hoặc mã bưu gửi. / Missing QR content or item code.")
+    try:
+        code, sig = parse_tracking_url(source)
+    except InvalidItemCode as exc:
+        raise _refuse("invalid_item_code", f"Mã bưu gửi không hợp lệ: {exc} / Invalid item code.") from None
+    was_typed = source is typed
+    if not was_typed and not ctx.signer.verify(code, sig):
+        raise _refuse("bad_signature", "Chữ ký trên mã QR không hợp lệ: nhãn giả hoặc in sai. / "
+                      "The QR signature is missing or invalid (forged or misprinted label).")
+    order_id = session.scalar(select(Order.id).where(Order.item_code == code))
+    if order_id is None:
+        raise _refuse("unknown_item", f"Không có bưu gửi mang mã {code}. / No item has code {code}.")
+    # ``get`` answers from the identity map within a batch; the checklist loads only for a collection.
+    order = session.get(Order, order_id, options=[_LAZY_DOCUMENTS])
+    if order is None:  # deleted between the two statements
+        raise _refuse("unknown_item", f"Không có bưu gửi mang mã {code}. / No item has code {code}.")
+    # The identity map holds objects weakly: keep the batch's orders alive so repeat scans skip the load.
+    session.info.setdefault("tracking.scanned_orders", {})[order.id] = order
+    return order, was_typed
+
+
+def _kind(raw: Mapping[str, Any], actor: Actor) -> EventKind:
+    value = raw.get("event")
+    try:
+        kind = EventKind(str(value))
+    except ValueError:
+        raise _refuse("unknown_event", f"Sự kiện không xác định: {value!r}. / Unknown event.") from None
+    if kind not in SCANNABLE.get(actor.role, frozenset()):
+        raise _refuse("event_not_allowed", f"Vai trò '{actor.role}' không được ghi nhận sự kiện '{kind}' bằng quét. / "
+                      f"Role '{actor.role}' may not scan '{kind}'.")
+    return kind
+
+
+def parse_device_time(value: object, tz: str) -> datetime | None:
+    """An ISO 8601 device time; a time without offset is read in the service's zone."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _refuse("invalid_device_time", "Thời gian thiết bị phải là chuỗi ISO 8601. / device_time: ISO 8601.")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _refuse("invalid_device_time", "Thời gian thiết bị không hợp lệ. / Invalid device_time.") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=ZoneInfo(tz))
+
+
+def _coord(raw: Mapping[str, Any], name: str, bound: float) -> float | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not -bound <= value <= bound:
+        raise _refuse("invalid_gps", f"Tọa độ {name} không hợp lệ. / Invalid {name}.")
+    return float(value)
+
+
+def _note(raw: Mapping[str, Any]) -> str | None:
+    note = raw.get("note")
+    if note is None:
+        return None
+    if not isinstance(note, str):
+        raise _refuse("invalid_note", "Ghi chú phải là chuỗi. / note must be a string.")
+    return " ".join(note.split())[:1000] or None
+
+
+# --- requirements ------------------------------------------------------------------------------------------
+
+
+def _seal(raw: Mapping[str, Any]) -> str:
+    seal = raw.get("seal_number")
+    if not isinstance(seal, str) or not _SEAL_RE.fullmatch(seal.strip()):
+        raise _refuse("seal_required", "Cần số niêm phong (4–30 chữ/số). / A seal number (4-30 letters/digits) "
+                      "is required.", details={"field": "seal_number"})
+    return seal.strip().upper()
+
+
+def _ticked(
+    docs: Mapping[int, ProcedureDocument], given: list[Any]
+) -> tuple[dict[int, tuple[DocumentForm, int]], list[str]]:
+    ticked: dict[int, tuple[DocumentForm, int]] = {}
+    problems: list[str] = []
+    for entry in given:
+        doc_id = entry.get("id") if isinstance(entry, dict) else None
+        if not isinstance(doc_id, int) or doc_id not in docs:
+            problems.append(f"Giấy tờ không thuộc thủ tục này: {doc_id!r}")
+            continue
+        try:
+            form = DocumentForm(str(entry.get("form", docs[doc_id].form)))
+        except ValueError:
+            problems.append(f"Hình thức không hợp lệ cho '{docs[doc_id].name}'")
+            continue
+        qty = entry.get("quantity", 1)
+        ticked[doc_id] = (form, qty if isinstance(qty, int) and not isinstance(qty, bool) else 0)
+    return ticked, problems
+
+
+def check_checklist(order: Order, given: object) -> list[dict[str, Any]]:
+    """The documents ticked against the procedure's checklist; refuses listing what is missing or wrong.
+
+    ``given`` is a list of ``{"id": <procedure document id>, "form": "original"|"copy"|"certified_copy",
+    "quantity": n}``; every required document must be there in an acceptable form and quantity.
+    """
+    if not isinstance(given, list):
+        raise _refuse("checklist_required", "Cần danh mục giấy tờ đã kiểm đếm. / The document checklist "
+                      "('documents') is required.", details={"field": "documents"})
+    docs = {d.id: d for d in order.dossier.procedure.documents}
+    ticked, problems = _ticked(docs, given)
+    missing: list[dict[str, Any]] = []
+    for doc in docs.values():
+        got = ticked.get(doc.id)
+        if got is None:
+            if doc.required:
+                missing.append({"id": doc.id, "name": doc.name, "form": str(doc.form), "quantity": doc.quantity})
+            continue
+        form, qty = got
+        if form not in _SATISFIES[doc.form]:
+            problems.append(f"'{doc.name}': cần {_FORM_TEXT[doc.form]}, nhận {_FORM_TEXT[form]}")
+        elif qty < doc.quantity:
+            problems.append(f"'{doc.name}': cần {doc.quantity} bản, nhận {qty}")
+    if missing or problems:
+        names = "; ".join(f"{m['name']} ({_FORM_TEXT[DocumentForm(m['form'])]})" for m in missing)
+        raise _refuse(
+            "checklist_incomplete",
+            "Hồ sơ chưa đủ theo danh mục của thủ tục — hướng dẫn người dân bổ sung. / The dossier does not "
+            "match the procedure's checklist." + (f" Thiếu: {names}." if names else ""),
+            order=order, details={"missing": missing, "problems": problems},
+        )
+    return [{"id": i, "name": docs[i].name, "form": str(f), "quantity": q} for i, (f, q) in sorted(ticked.items())]
+
+
+def _collection(session: Session, order: Order, raw: Mapping[str, Any], ctx: ScanContext) -> dict[str, Any]:
+    details: dict[str, Any] = {"seal_number": _seal(raw)}
+    if order.leg == Leg.PICKUP:
+        details["documents"] = check_checklist(order, raw.get("documents"))
+        digits = raw.get("id_number_last4")
+        if order.dossier.service_form == ServiceForm.BOTH or digits is not None:
+            if not isinstance(digits, str) or not _DIGITS4_RE.fullmatch(digits):
+                raise _refuse("id_digits_required", "Cần 4 số cuối CCCD của người nộp (để trả kết quả). / "
+                              "The last 4 digits of the applicant's ID are required.", order=order,
+                              details={"field": "id_number_last4"})
+            delivery.record_id_digits(session, ctx.key, order.dossier_id, digits)
+            details["id_digits_recorded"] = True
+    return details
+
+
+def _requirements(session: Session, order: Order, kind: EventKind, raw: Mapping[str, Any],
+                  ctx: ScanContext) -> tuple[dict[str, Any], str | None]:
+    """Check the event's requirements; returns (details to record, reason code)."""
+    details: dict[str, Any] = {}
+    reason: str | None = None
+    dossier = order.dossier
+    if kind == EventKind.COLLECTED:
+        details.update(_collection(session, order, raw, ctx))
+    elif kind == EventKind.DELIVERED:
+        details["identity"] = _identity(session, order, raw, ctx)
+        code = raw.get("delivery_code")
+        if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
+            raise _refuse("delivery_code_required", "Cần mã nhận 6 số mà người dân đã nhận qua tin nhắn. / "
+                          "The 6-digit delivery code the citizen received is required.", order=order,
+                          details={"field": "delivery_code"})
+        check = delivery.check_delivery_code(session, ctx.key, dossier.id, code)
+        if check == delivery.CodeCheck.WRONG:
+            raise _refuse("delivery_code_wrong", "Mã nhận không đúng. / Wrong delivery code.", order=order,
+                          count_code_failure=True)
+        if check != delivery.CodeCheck.OK:
+            raise _refuse(f"delivery_code_{check}", "Mã nhận đã khóa hoặc chưa được cấp — liên hệ bưu cục để cấp lại. "
+                          "/ The delivery code is locked or was never issued.", order=order)
+        details["delivery_code_checked"] = True
+    elif kind == EventKind.DELIVERY_FAILED:
+        value = raw.get("reason_code")
+        try:
+            reason = str(delivery.FailureReason(str(value)))
+        except ValueError:
+            allowed = ", ".join(r.value for r in delivery.FailureReason)
+            raise _refuse("reason_required", f"Cần lý do từ danh sách: {allowed}. / A reason from the list is "
+                          "required.", order=order, details={"field": "reason_code", "allowed": allowed}) from None
+    elif kind == EventKind.LOST and not _note(raw):
+        raise _refuse("note_required", "Cần mô tả tình trạng thất lạc/hư hỏng. / Describe the loss or damage.",
+                      order=order, details={"field": "note"})
+    return details, reason
+
+
+def _identity(session: Session, order: Order, raw: Mapping[str, Any], ctx: ScanContext) -> dict[str, Any]:
+    ident = raw.get("identity")
+    if not isinstance(ident, dict):
+        raise _refuse("identity_required", "Cần kiểm tra danh tính người nhận. / An identity check is required.",
+                      order=order, details={"field": "identity"})
+    method = ident.get("method")
+    if method == "id_number":
+        digits = ident.get("last_digits")
+        if not isinstance(digits, str) or not _DIGITS4_RE.fullmatch(digits):
+            raise _refuse("identity_required", "Cần 4 số cuối CCCD. / The ID's last 4 digits are required.",
+                          order=order, details={"field": "identity.last_digits"})
+        check = delivery.check_id_digits(session, ctx.key, order.dossier_id, digits)
+        if check == delivery.CodeCheck.WRONG:
+            raise _refuse("identity_mismatch", "Số CCCD không khớp với người nộp hồ sơ. / The ID digits do not "
+                          "match the applicant's.", order=order)
+        return {"method": "id_number", "matched": check == delivery.CodeCheck.OK,
+                "on_record": check != delivery.CodeCheck.NOT_ISSUED}
+    if method == "representative":
+        name, auth, digits = ident.get("name"), ident.get("authorisation"), ident.get("id_last_digits")
+        if not (isinstance(name, str) and name.strip() and isinstance(auth, str) and auth.strip()
+                and isinstance(digits, str) and _DIGITS4_RE.fullmatch(digits)):
+            raise _refuse("identity_required", "Người được ủy quyền: cần họ tên, giấy ủy quyền và 4 số cuối CCCD. / "
+                          "A representative needs name, authorisation and own ID digits.", order=order,
+                          details={"field": "identity"})
+        return {"method": "representative", "name": " ".join(name.split())[:200],
+                "authorisation": " ".join(auth.split())[:200], "id_last_digits": digits}
+    raise _refuse("identity_required", "Phương thức xác minh: 'id_number' hoặc 'representative'. / identity.method "
+                  "must be id_number or representative.", order=order, details={"field": "identity.method"})
+
+
+# --- recording ---------------------------------------------------------------------------------------------
+
+
+def _place(order: Order, kind: EventKind, actor: Actor) -> tuple[int | None, int | None]:
+    """(post office, agency) where the event happens, when it is not just a GPS point."""
+    if kind in _AT_OFFICE:
+        return actor.post_office_id or order.post_office_id, None
+    at_agency = order.leg == Leg.RESULT and kind in {EventKind.COLLECTED, EventKind.RETURNED}
+    return None, order.dossier.agency_id if at_agency else None
+
+
+def _after(session: Session, order: Order, kind: EventKind, *, previous: OrderState, ev: TrackingEvent,
+           ctx: ScanContext) -> None:
+    """Consequences inside the same savepoint: the re-invitation plan and the delivery code's use."""
+    if kind == EventKind.DELIVERY_FAILED:
+        delivery.schedule_after_failure(session, order, ev.server_time, ctx.tz)
+    elif kind == EventKind.OUT_FOR_DELIVERY and previous == OrderState.DELIVERY_FAILED:
+        today = ev.server_time.astimezone(ZoneInfo(ctx.tz)).date()
+        delivery.settle_reinvitations(session, order.id, "attempted", due_by=today)
+    elif kind == EventKind.DELIVERED:
+        delivery.mark_code_used(session, order.dossier_id)
+        delivery.settle_reinvitations(session, order.id, "delivered")
+    elif kind in {EventKind.RETURNED, EventKind.LOST}:
+        delivery.settle_reinvitations(session, order.id, str(kind))
+
+
+def _record(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: ScanContext, key: str | None,
+            now: datetime) -> ScanOutcome:
+    order, typed = _item(session, raw, ctx)
+    kind = _kind(raw, actor)
+    device_time = parse_device_time(raw.get("device_time"), ctx.tz)
+    lat, lon = _coord(raw, "lat", 90), _coord(raw, "lon", 180)
+    note = _note(raw)
+    try:
+        state_after = next_state(order.leg, order.state, kind)
+    except TransitionRefused as exc:
+        raise _refuse("invalid_transition", str(exc), order=order) from None
+    details, reason = _requirements(session, order, kind, raw, ctx)
+    if typed:
+        details["typed_code"] = True
+    skew = int((device_time - now).total_seconds()) if device_time else None
+    flagged = skew is not None and abs(skew) > SKEW_TOLERANCE.total_seconds()
+    post_office_id, agency_id = _place(order, kind, actor)
+    previous = order.state
+    ev = append_event(
+        session, order, kind, state_after,
+        actor_role=actor.role, actor_id=actor.user_id, actor_name=actor.name,
+        post_office_id=post_office_id, agency_id=agency_id, lat=lat, lon=lon,
+        device_time=device_time, reason_code=reason, note=note, idempotency_key=key,
+        clock_skew_s=skew, clock_skew_flag=flagged, details=details or None,
+    )
+    _after(session, order, kind, previous=previous, ev=ev, ctx=ctx)
+    return ScanOutcome(ok=True, item_code=order.item_code, event=str(kind), state=str(state_after), event_id=ev.id,
+                       clock_skew_flag=flagged, details={"clock_skew_s": skew} if flagged else {})
+
+
+def _log_refusal(session: Session, raw: Mapping[str, Any], actor: Actor, exc: _Refusal, *, key: str | None,
+                 order: Order | None, ctx: ScanContext) -> ScanOutcome:
+    scanned = raw.get("qr") or raw.get("item_code")
+    kind = raw.get("event")
+    state = str(order.state) if order is not None else None
+    try:
+        device_time = parse_device_time(raw.get("device_time"), ctx.tz)
+    except _Refusal:
+        device_time = None
+    lat, lon = raw.get("lat"), raw.get("lon")
+    row = RefusedScan(
+        order_id=order.id if order is not None else None,
+        scanned_code=scanned[:200] if isinstance(scanned, str) else None,
+        kind=kind[:40] if isinstance(kind, str) else None,
+        state=state, error=exc.code, message=str(exc), details=exc.details or None,
+        actor_role=actor.role, actor_id=actor.user_id,
+        lat=float(lat) if isinstance(lat, int | float) and not isinstance(lat, bool) and abs(lat) <= 90 else None,  # noqa: PLR2004 - latitude bound
+        lon=float(lon) if isinstance(lon, int | float) and not isinstance(lon, bool) and abs(lon) <= 180 else None,  # noqa: PLR2004 - longitude bound
+        device_time=device_time, idempotency_key=key,
+    )
+    try:
+        with session.begin_nested():
+            if exc.count_code_failure and order is not None:
+                delivery.count_code_failure(session, order.dossier_id)
+            session.add(row)
+    except IntegrityError:
+        replay = _replay(session, key) if key else None
+        if replay is not None:
+            return replay
+        raise
+    return ScanOutcome(ok=False, item_code=order.item_code if order is not None else None,
+                       event=kind if isinstance(kind, str) else None, state=state, error=exc.code, message=str(exc),
+                       details=dict(exc.details))
+
+
+def _known_keys(session: Session, raws: Sequence[Any]) -> set[str]:
+    keys = {r["idempotency_key"] for r in raws if isinstance(r, Mapping) and isinstance(r.get("idempotency_key"), str)}
+    if not keys:
+        return set()
+    found = set(session.scalars(select(TrackingEvent.idempotency_key).where(TrackingEvent.idempotency_key.in_(keys))))
+    found |= set(session.scalars(select(RefusedScan.idempotency_key).where(RefusedScan.idempotency_key.in_(keys))))
+    return {k for k in found if k is not None}
+
+
+def record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: ScanContext,
+                now: datetime | None = None, known_keys: set[str] | None = None) -> ScanOutcome:
+    """Record one scan (see the module docstring); never raises for a bad scan, returns its outcome.
+
+    ``known_keys``: the keys already recorded, looked up once for a whole batch (a key missing from it that
+    a concurrent request records meanwhile is still caught, by the unique constraint).
+    """
+    if not isinstance(raw, Mapping):
+        return ScanOutcome(ok=False, item_code=None, event=None, state=None, error="invalid_scan",
+                           message="Mỗi lượt quét phải là một đối tượng JSON. / Each scan must be a JSON object.")
+    key_value = raw.get("idempotency_key")
+    key = key_value.strip() if isinstance(key_value, str) else None
+    if key is None or not _KEY_RE.fullmatch(key):
+        refusal = _refuse("idempotency_key_required", "Cần khóa chống trùng (8–100 ký tự, vd. UUID). / An "
+                          "idempotency_key (8-100 characters, e.g. a UUID) is required.")
+        return _log_refusal(session, raw, actor, refusal, key=None, order=_order_of(session, raw), ctx=ctx)
+    replay = _replay(session, key) if known_keys is None or key in known_keys else None
+    if replay is not None:
+        return replay
+    try:
+        with session.begin_nested():
+            return _record(session, raw, actor, ctx=ctx, key=key, now=now or utcnow())
+    except _Refusal as exc:
+        refusal, order = exc, exc.order or _order_of(session, raw)
+    except (StaleDataError, IntegrityError):
+        # Another scan moved this item first (version check), or replayed this key at the same moment.
+        order = None
+        refusal = _refuse("conflict", "")
+    # The same key may have been recorded by a concurrent replay since the check above: answer with it.
+    replay = _replay(session, key) if refusal.code in {"invalid_transition", "conflict"} else None
+    if replay is not None:
+        return replay
+    if refusal.code == "conflict":
+        order = _order_of(session, raw)
+        state = order.state if order is not None else None
+        refusal = _refuse("conflict", "Bưu gửi vừa được cập nhật bởi một lượt quét khác; trạng thái hiện tại: "
+                          f"'{state}'. / Another scan changed this item at the same moment; current state: "
+                          f"'{state}'.")
+    return _log_refusal(session, raw, actor, refusal, key=key, order=order, ctx=ctx)
+
+
+def _order_of(session: Session, raw: Mapping[str, Any]) -> Order | None:
+    source = raw.get("qr") or raw.get("item_code")
+    if not isinstance(source, str):
+        return None
+    try:
+        code, _sig = parse_tracking_url(source)
+    except InvalidItemCode:
+        return None
+    return session.scalar(select(Order).where(Order.item_code == code).execution_options(populate_existing=True))
+
+
+def record_scans(session: Session, raws: Sequence[Any], *, actor: Actor, ctx: ScanContext,
+                 now: datetime | None = None) -> list[ScanOutcome]:
+    """Record a batch in order (an offline queue replays in the order it was scanned), one outcome each."""
+    if len(raws) > MAX_BATCH:
+        raise ScanRefused(f"Tối đa {MAX_BATCH} lượt quét mỗi lần gửi. / At most {MAX_BATCH} scans per batch.",
+                          code="batch_too_large")
+    known = _known_keys(session, raws)
+    return [record_scan(session, raw, actor=actor, ctx=ctx, now=now, known_keys=known) for raw in raws]
