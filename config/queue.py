@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text, event, func, or_, select, update
@@ -285,10 +285,10 @@ def outbox_backlog(session: Session, now: datetime | None = None) -> dict[str, A
         select(func.count(OutboxMessage.id))
         .where(OutboxMessage.done_at.is_(None), OutboxMessage.attempts >= MAX_ATTEMPTS)
     )
-    if oldest is not None and oldest.tzinfo is None:  # SQLite's MIN() bypasses the column type
-        oldest = datetime.fromisoformat(str(oldest)).replace(tzinfo=now.tzinfo)
-    elif isinstance(oldest, str):
+    if isinstance(oldest, str):  # defensive: a driver that hands MIN() back as text
         oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
     lag = (now - oldest).total_seconds() if oldest is not None else 0.0
     return {"outbox_pending": int(count), "outbox_dead": int(dead or 0), "outbox_lag_seconds": round(lag, 3)}
 

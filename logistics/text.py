@@ -6,6 +6,14 @@ import re
 import unicodedata
 
 _NON_ALNUM = re.compile(r"[^0-9a-z]+")
+# C0 controls other than tab/newline/CR, DEL, and lone surrogates: never part of a name or an address, and
+# PostgreSQL refuses NUL outright.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def has_control_chars(text: str) -> bool:
+    """Whether ``text`` holds characters no human-entered field should (NUL, other controls, surrogates)."""
+    return _CONTROL.search(text) is not None
 
 
 def strip_diacritics(text: str) -> str:

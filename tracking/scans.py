@@ -35,6 +35,7 @@ from logistics.agencies.models import DocumentForm, Procedure, ProcedureDocument
 from logistics.labels.errors import InvalidItemCode
 from logistics.labels.signing import LabelSigner, parse_tracking_url
 from logistics.orders.models import Dossier, Leg, Order, OrderState, ServiceForm
+from logistics.text import has_control_chars
 from tracking import delivery
 from tracking.actors import Actor
 from tracking.errors import ScanRefused
@@ -465,7 +466,8 @@ def _log_refusal(session: Session, raw: Mapping[str, Any], actor: Actor, exc: _R
 
 
 def _known_keys(session: Session, raws: Sequence[Any]) -> set[str]:
-    keys = {r["idempotency_key"] for r in raws if isinstance(r, Mapping) and isinstance(r.get("idempotency_key"), str)}
+    keys = {r["idempotency_key"] for r in raws if isinstance(r, Mapping) and isinstance(r.get("idempotency_key"), str)
+            and _KEY_RE.fullmatch(r["idempotency_key"].strip())}
     if not keys:
         return set()
     found = set(session.scalars(select(TrackingEvent.idempotency_key).where(TrackingEvent.idempotency_key.in_(keys))))
@@ -480,9 +482,9 @@ def record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: 
     ``known_keys``: the keys already recorded, looked up once for a whole batch (a key missing from it that
     a concurrent request records meanwhile is still caught, by the unique constraint).
     """
-    if not isinstance(raw, Mapping):
-        return ScanOutcome(ok=False, item_code=None, event=None, state=None, error="invalid_scan",
-                           message="Mỗi lượt quét phải là một đối tượng JSON. / Each scan must be a JSON object.")
+    malformed = _malformed(raw)
+    if malformed is not None:
+        return malformed
     key_value = raw.get("idempotency_key")
     key = key_value.strip() if isinstance(key_value, str) else None
     if key is None or not _KEY_RE.fullmatch(key):
@@ -512,6 +514,32 @@ def record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: 
                           f"'{state}'. / Another scan changed this item at the same moment; current state: "
                           f"'{state}'.")
     return _log_refusal(session, raw, actor, refusal, key=key, order=order, ctx=ctx)
+
+
+def _malformed(raw: object) -> ScanOutcome | None:
+    """The outcome for a scan too broken to look up or log (not an object; control characters), else None."""
+    if not isinstance(raw, Mapping):
+        return ScanOutcome(ok=False, item_code=None, event=None, state=None, error="invalid_scan",
+                           message="Mỗi lượt quét phải là một đối tượng JSON. / Each scan must be a JSON object.")
+    if _has_control_text(raw):
+        # Refused before anything is looked up or logged: PostgreSQL cannot even store a NUL in the log.
+        return ScanOutcome(ok=False, item_code=None, event=None, state=None, error="invalid_characters",
+                           message="Lượt quét chứa ký tự điều khiển không hợp lệ. / The scan contains invalid "
+                                   "control characters.")
+    return None
+
+
+def _has_control_text(value: object, depth: int = 0) -> bool:
+    """Whether any string (key or value) in a scan holds control characters (a garbled or hostile scan)."""
+    if depth > 8:  # noqa: PLR2004 - a scan is shallow; deeper nesting is itself garbage
+        return True
+    if isinstance(value, str):
+        return has_control_chars(value)
+    if isinstance(value, Mapping):
+        return any(_has_control_text(k, depth + 1) or _has_control_text(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_control_text(v, depth + 1) for v in value)
+    return False
 
 
 def _order_of(session: Session, raw: Mapping[str, Any]) -> Order | None:

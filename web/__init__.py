@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request, session
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config.db import Database
 from config.queue import Relay
@@ -18,6 +19,7 @@ from web.auth import check_csrf, current_user, staff_links
 from web.context import Services
 from web.errors import register_error_handlers
 from web.i18n import LANGS, current_lang, format_date, format_vnd, gettext
+from web.limits import api_rate_limit
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 
@@ -56,6 +58,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     _install_unit_of_work(app, database)
     install_audit(app)  # after the unit of work: Flask runs after_request hooks last-registered first
     app.before_request(check_csrf)
+    app.before_request(api_rate_limit)  # before any view opens the request's session (SQLite: see web.limits)
 
     @app.context_processor
     def _template_globals() -> dict[str, Any]:
@@ -78,6 +81,8 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
             response.set_cookie("lang", lang, max_age=365 * 24 * 3600, samesite="Lax")
         return response
 
+    # Ids in URLs are database integers: a larger number is "no such thing" (404), not a database error.
+    app.url_map.converters["int"] = BoundedIntConverter
     from web.api_v1 import bp as api_bp  # noqa: PLC0415 - blueprints import the app's helpers
     from web.auth import bp as auth_bp  # noqa: PLC0415
     from web.openapi import docs_bp  # noqa: PLC0415
@@ -124,6 +129,14 @@ def _install_unit_of_work(app: Flask, database: Database) -> None:
         if db_session is not None:  # the request failed before after_request ran
             db_session.rollback()
             db_session.close()
+
+
+class BoundedIntConverter(IntegerConverter):
+    """``<int:...>`` limited to the range of the INTEGER id columns (fuzzing found 10**30 reaching SQL)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def csrf_token() -> str:

@@ -32,6 +32,8 @@ from web.api_auth import api_require
 from web.api_scans import record_json, release_session, tracking_actor, tracking_problem
 from web.context import db_session, services
 from web.errors import problem
+from web.openapi import document
+from web.schemas import AgencyDecisionIn, LooseObject
 
 bp = Blueprint("api_agency", __name__)
 
@@ -78,6 +80,8 @@ def _scoped_record(record_id: int) -> Any:
     return record
 
 
+@document(bp, "/api/v1/agency/handovers/<int:record_id>", method="GET", tags=("agency",), body=None,
+          summary="Xem biên bản giao nhận / A hand-over record", responses={200: LooseObject})
 @bp.get("/api/v1/agency/handovers/<int:record_id>")
 @api_require(*AGENCY)
 def handover(record_id: int) -> Response | tuple[Response, int]:
@@ -88,6 +92,8 @@ def handover(record_id: int) -> Response | tuple[Response, int]:
         return tracking_problem(exc)
 
 
+@document(bp, "/api/v1/handovers/<int:record_id>/pdf", method="GET", tags=("agency",), body=None,
+          summary="Biên bản giao nhận (PDF) / Hand-over record PDF", responses={200: None})
 @bp.get("/api/v1/handovers/<int:record_id>/pdf")
 @api_require("scans:write", Role.AGENCY_OFFICER, Role.COURIER, Role.DISPATCHER)
 def handover_pdf(record_id: int) -> Response:
@@ -109,6 +115,9 @@ def handover_pdf(record_id: int) -> Response:
     return resp
 
 
+@document(bp, "/api/v1/agency/handovers/<int:record_id>/items/<code>/confirm",
+          method="POST", tags=("agency",), body=AgencyDecisionIn,
+          summary="Xác nhận đã nhận hồ sơ / Confirm receipt of an item", responses={200: LooseObject, 409: None})
 @bp.post("/api/v1/agency/handovers/<int:record_id>/items/<code>/confirm")
 @api_require(*AGENCY)
 def confirm(record_id: int, code: str) -> Response | tuple[Response, int]:
@@ -121,6 +130,9 @@ def confirm(record_id: int, code: str) -> Response | tuple[Response, int]:
         return tracking_problem(exc)
 
 
+@document(bp, "/api/v1/agency/handovers/<int:record_id>/items/<code>/refuse",
+          method="POST", tags=("agency",), body=AgencyDecisionIn,
+          summary="Từ chối hồ sơ trong biên bản / Refuse an item", responses={200: LooseObject, 409: None})
 @bp.post("/api/v1/agency/handovers/<int:record_id>/items/<code>/refuse")
 @api_require(*AGENCY)
 def refuse(record_id: int, code: str) -> Response | tuple[Response, int]:
@@ -136,6 +148,9 @@ def refuse(record_id: int, code: str) -> Response | tuple[Response, int]:
         return tracking_problem(exc)
 
 
+@document(bp, "/api/v1/agency/dossiers/<code>/refuse",
+          method="POST", tags=("agency",), body=AgencyDecisionIn,
+          summary="Từ chối hồ sơ / Refuse a dossier", responses={200: LooseObject, 409: None})
 @bp.post("/api/v1/agency/dossiers/<code>/refuse")
 @api_require(*AGENCY)
 def refuse_outside_record(code: str) -> Response | tuple[Response, int]:
@@ -151,6 +166,9 @@ def refuse_outside_record(code: str) -> Response | tuple[Response, int]:
         return tracking_problem(exc)
 
 
+@document(bp, "/api/v1/agency/dossiers/<code>/supplement",
+          method="POST", tags=("agency",), body=AgencyDecisionIn,
+          summary="Yêu cầu bổ sung / Request a supplement", responses={200: LooseObject, 409: None})
 @bp.post("/api/v1/agency/dossiers/<code>/supplement")
 @api_require(*AGENCY)
 def supplement(code: str) -> Response | tuple[Response, int]:
@@ -172,6 +190,9 @@ def supplement(code: str) -> Response | tuple[Response, int]:
         return tracking_problem(exc)
 
 
+@document(bp, "/api/v1/agency/dossiers/<code>/supplement-received",
+          method="POST", tags=("agency",), body=AgencyDecisionIn,
+          summary="Đã nhận bổ sung / Supplement received", responses={200: LooseObject, 409: None})
 @bp.post("/api/v1/agency/dossiers/<code>/supplement-received")
 @api_require(*AGENCY)
 def supplement_received(code: str) -> Response | tuple[Response, int]:
@@ -183,6 +204,9 @@ def supplement_received(code: str) -> Response | tuple[Response, int]:
         return tracking_problem(exc)
 
 
+@document(bp, "/api/v1/agency/dossiers/<code>/result-ready",
+          method="POST", tags=("agency",), body=AgencyDecisionIn,
+          summary="Có kết quả / Result ready (opens the result leg)", responses={200: LooseObject, 409: None})
 @bp.post("/api/v1/agency/dossiers/<code>/result-ready")
 @api_require(*AGENCY)
 def result_ready(code: str) -> Response | tuple[Response, int]:
@@ -203,6 +227,8 @@ def result_ready(code: str) -> Response | tuple[Response, int]:
     return jsonify(data), 201 if result is not None else 200
 
 
+@document(bp, "/api/v1/agency/dossiers/<code>", method="GET", tags=("agency",), body=None,
+          summary="Hồ sơ và trạng thái / A dossier and its status", responses={200: LooseObject})
 @bp.get("/api/v1/agency/dossiers/<code>")
 @api_require(*AGENCY)
 def dossier(code: str) -> Response | tuple[Response, int]:

@@ -23,6 +23,8 @@ from web.api_auth import Actor as ApiActor
 from web.api_auth import api_require, current_actor
 from web.context import db_session, services
 from web.errors import problem
+from web.openapi import document
+from web.schemas import HandoverIn, LooseObject, ScansIn
 
 bp = Blueprint("api_scans", __name__)
 
@@ -55,6 +57,11 @@ def _single(outcome: ScanOutcome) -> Response | tuple[Response, int]:
     return problem(status, "Scan refused", outcome.message, **outcome.to_json())
 
 
+@document(bp, "/api/v1/scans", method="POST", tags=("scans",), body=ScansIn,
+          summary="Ghi nhận quét (một hoặc một lô) / Record one scan or a batch",
+          responses={200: LooseObject, 201: LooseObject, 409: None, 413: None},
+          description="Each scan in a batch gets its own outcome; replaying an idempotency key returns the "
+                      "original outcome and writes nothing.")
 @bp.post("/api/v1/scans")
 @api_require("scans:write", Role.COURIER, Role.DISPATCHER)
 def scans() -> Response | tuple[Response, int]:
@@ -126,6 +133,8 @@ def tracking_problem(exc: TrackingError) -> Response:
     return problem(status, "Refused", str(exc), error=exc.code, **exc.details)
 
 
+@document(bp, "/api/v1/handovers", method="POST", tags=("agency",), body=HandoverIn,
+          summary="Lập biên bản giao nhận / Open a hand-over record", responses={201: LooseObject, 409: None})
 @bp.post("/api/v1/handovers")
 @api_require("scans:write", Role.COURIER, Role.DISPATCHER)
 def create_handover() -> Response | tuple[Response, int]:

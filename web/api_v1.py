@@ -20,7 +20,9 @@ from tracking.services import book_pickup
 from web.api_auth import api_require
 from web.context import db_session, services
 from web.errors import problem
+from web.limits import client_key, hit, too_many_requests
 from web.openapi import operation
+from web.public import TRACK_LOOKUPS
 from web.schemas import (
     CommuneList,
     HealthOut,
@@ -108,7 +110,10 @@ def create_order(body: OrderCreate) -> Response | tuple[Response, int]:
 @operation(bp, "/api/v1/tracking/<code>", method="GET", public=True, tags=("tracking",),
            summary="Hành trình công khai / Public timeline", responses={200: PublicTrackingOut})
 def tracking(code: str) -> Response | tuple[Response, int]:
-    """The public timeline as JSON (no personal data)."""
+    """The public timeline as JSON (no personal data); lookups share the public page's anti-enumeration limit."""
+    decision = hit(TRACK_LOOKUPS, client_key())
+    if not decision.allowed:
+        return too_many_requests(decision)
     try:
         order = get_order(db_session(), normalize_item_code(code))
     except InvalidItemCode as exc:

@@ -76,8 +76,11 @@ def roles_required(*roles: Role) -> Callable[[F], F]:
 
 
 def role_denied() -> BaseResponse:
-    """403 for a caller whose role may not use the page; marked so audits and tests can tell it apart
-    from a refusal about one object (another agency's dossier)."""
+    """403 for a caller whose role may not use the page.
+
+    Marked (``X-Denied-By: role``) so audits and tests can tell it apart from a refusal about one object
+    (another agency's dossier).
+    """
     if request.path.startswith("/api/"):
         from web.errors import problem  # noqa: PLC0415 - errors imports i18n only; avoid a cycle at import
 

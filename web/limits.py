@@ -49,3 +49,23 @@ def too_many_requests(decision: RateDecision) -> Response:
                         status=429, mimetype="text/html")
     resp.headers.update(decision.headers())
     return resp
+
+
+# Every API call counts against its caller: a token (by its public prefix) or, without one, the client
+# address. Generous enough for a one-stop system's bulk sync; low enough that a leaked token or a scraper
+# cannot walk the item-code space.
+API_PER_TOKEN = Limit("api-token", 1200, 60)
+API_PER_ADDRESS = Limit("api-address", 300, 60)
+
+
+def api_rate_limit() -> Response | None:
+    """``before_request`` hook: a 429 problem when the API caller is over its limit, else None."""
+    if not request.path.startswith("/api/"):
+        return None
+    header = request.headers.get("Authorization", "")
+    parts = header[7:].strip().split("_") if header.lower().startswith("bearer ") else []
+    if len(parts) >= 3 and parts[0] == "dp":  # noqa: PLR2004 - dp_<prefix>_<secret>
+        decision = hit(API_PER_TOKEN, f"token:{parts[1]}")
+    else:
+        decision = hit(API_PER_ADDRESS, client_key())
+    return None if decision.allowed else too_many_requests(decision)

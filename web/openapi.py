@@ -56,6 +56,38 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
     return errors
 
 
+def _gate(view: Callable[..., Any]) -> Response | None:
+    """Check the caller before anything else (an anonymous caller learns nothing about the input)."""
+    if hasattr(view, "allowed_roles") and hasattr(view, "api_scope"):
+        from web.api_auth import check_caller  # noqa: PLC0415 - api_auth's users import this module
+
+        return check_caller(view.api_scope, view.allowed_roles)
+    return None
+
+
+def _parse(body: type[BaseModel] | None, query: type[BaseModel] | None, kwargs: dict[str, Any]) -> Response | None:
+    """Validate the body and query into ``kwargs``; a problem response when they do not fit."""
+    if body is not None:
+        if not request.is_json:
+            return problem(415, "Unsupported Media Type",
+                           "Nội dung phải là JSON (Content-Type: application/json). / Body must be JSON.")
+        try:
+            kwargs["body"] = body.model_validate_json(request.get_data(cache=True) or b"null")
+        except ValidationError as exc:
+            if any(e["type"] in {"json_invalid", "model_type"} for e in exc.errors()):
+                return problem(400, "Bad Request", "Nội dung không phải một đối tượng JSON hợp lệ. / "
+                               "Body is not a valid JSON object.")
+            return problem(422, "Unprocessable Content", "Dữ liệu không hợp lệ. / Invalid fields.",
+                           errors=_field_errors(exc))
+    if query is not None:
+        try:
+            kwargs["query"] = query.model_validate(request.args.to_dict())
+        except ValidationError as exc:
+            return problem(422, "Unprocessable Content", "Tham số không hợp lệ. / Invalid parameters.",
+                           errors=_field_errors(exc))
+    return None
+
+
 def operation(
     bp: Blueprint,
     rule: str,
@@ -76,32 +108,8 @@ def operation(
     def decorator(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if hasattr(view, "allowed_roles") and hasattr(view, "api_scope"):
-                from web.api_auth import check_caller  # noqa: PLC0415 - api_auth imports this module's users
-
-                denied = check_caller(view.api_scope, view.allowed_roles)
-                if denied is not None:
-                    return denied
-            if body is not None:
-                raw = request.get_data(cache=True)
-                if not request.is_json:
-                    return problem(415, "Unsupported Media Type",
-                                   "Nội dung phải là JSON (Content-Type: application/json). / Body must be JSON.")
-                try:
-                    kwargs["body"] = body.model_validate_json(raw or b"null")
-                except ValidationError as exc:
-                    if any(e["type"] in {"json_invalid", "model_type"} for e in exc.errors()):
-                        return problem(400, "Bad Request", "Nội dung không phải một đối tượng JSON hợp lệ. / "
-                                       "Body is not a valid JSON object.")
-                    return problem(422, "Unprocessable Content", "Dữ liệu không hợp lệ. / Invalid fields.",
-                                   errors=_field_errors(exc))
-            if query is not None:
-                try:
-                    kwargs["query"] = query.model_validate(request.args.to_dict())
-                except ValidationError as exc:
-                    return problem(422, "Unprocessable Content", "Tham số không hợp lệ. / Invalid parameters.",
-                                   errors=_field_errors(exc))
-            return view(*args, **kwargs)
+            refused = _gate(view) or _parse(body, query, kwargs)
+            return refused if refused is not None else view(*args, **kwargs)
 
         bp.add_url_rule(rule, view_func=wrapped, methods=[method])
         OPERATIONS.append(Operation(
@@ -231,3 +239,32 @@ def docs() -> str:
 
     doc = openapi_document(services().settings.public_base_url)
     return render_template("api_docs.html", doc=doc)
+
+
+def document(
+    bp: Blueprint,
+    rule: str,
+    *,
+    method: str,
+    summary: str,
+    responses: dict[int, type[BaseModel] | None],
+    body: type[BaseModel] | None = None,
+    tags: tuple[str, ...] = (),
+    description: str = "",
+) -> Callable[[F], F]:
+    """Document a view that validates its own input (declared on top of ``@api_require`` and ``@bp.route``).
+
+    For operations whose input is checked item by item (a batch of scans where a bad scan must not sink the
+    good ones), whole-body validation would be wrong; the model here documents the shape, the view checks it.
+    """
+
+    def decorator(view: F) -> F:
+        OPERATIONS.append(Operation(
+            method=method.lower(), rule=rule, summary=summary, tags=tags, body=body, query=None,
+            responses=responses, scope=getattr(view, "api_scope", None),
+            roles=tuple(r.value for r in getattr(view, "allowed_roles", ())), public=False,
+            description=description, endpoint=f"{bp.name}.{view.__name__}",
+        ))
+        return view
+
+    return decorator

@@ -100,8 +100,8 @@ def retry_job(queue: str, job_id: str) -> BaseResponse:
     """Put a failed RQ job back on its queue (its outbox message gets fresh attempts)."""
     from rq.registry import FailedJobRegistry  # noqa: PLC0415
 
-    if queue not in QUEUES:
-        abort(404)
+    if queue not in QUEUES or not services().relay.uses_redis:
+        abort(404)  # no RQ in the embedded mode: there are no RQ jobs to act on
     conn = services().relay.redis()
     if job_id.startswith("outbox-") and job_id[7:].isdigit():
         retry_message(db_session(), int(job_id[7:]))
@@ -120,13 +120,17 @@ def discard_job(queue: str, job_id: str) -> BaseResponse:
     """Remove a failed RQ job for good (its outbox message is closed as discarded)."""
     from rq.registry import FailedJobRegistry  # noqa: PLC0415
 
-    if queue not in QUEUES:
-        abort(404)
+    if queue not in QUEUES or not services().relay.uses_redis:
+        abort(404)  # no RQ in the embedded mode: there are no RQ jobs to act on
     conn = services().relay.redis()
     if job_id.startswith("outbox-") and job_id[7:].isdigit():
         discard_message(db_session(), int(job_id[7:]), by=_operator_name())
-    FailedJobRegistry(queue=rq_queue(queue, conn)).remove(job_id, delete_job=True)
-    flash(_("Đã bỏ công việc."))
+    try:
+        FailedJobRegistry(queue=rq_queue(queue, conn)).remove(job_id, delete_job=True)
+    except Exception:  # noqa: BLE001 - already gone from the registry: nothing left to discard
+        flash(_("Công việc không còn trong danh sách lỗi."))
+    else:
+        flash(_("Đã bỏ công việc."))
     return redirect(url_for("ops.index"))
 
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+
+from logistics.text import has_control_chars
 
 
 class Strict(BaseModel):
     """Unknown fields are refused: a typo in a field name must not be silently ignored."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=1000)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        if isinstance(value, str) and has_control_chars(value):
+            raise ValueError("control characters are not allowed / không được chứa ký tự điều khiển")
+        return value
 
 
 class OrderCreate(Strict):
@@ -161,3 +170,73 @@ class HealthOut(BaseModel):
     status: str
     database: dict[str, Any]
     queue: dict[str, Any]
+
+
+class ChecklistItem(BaseModel):
+    """One document ticked by the courier against the procedure's checklist."""
+
+    id: int = Field(description="ProcedureDocument id (from GET /api/v1/procedures)")
+    form: Literal["original", "copy", "certified_copy"]
+    quantity: int = Field(ge=1, le=100)
+
+
+class IdentityCheck(BaseModel):
+    """How the recipient proved who they are at delivery."""
+
+    method: Literal["id_number", "representative"]
+    last_digits: str | None = Field(default=None, description="4 số cuối CCCD / last 4 ID digits")
+    representative_name: str | None = None
+    representative_id_last4: str | None = None
+    authorisation_ref: str | None = Field(default=None, description="Số giấy ủy quyền")
+
+
+class ScanIn(BaseModel):
+    """One scan from a courier's phone (replayable: the idempotency key makes a replay harmless)."""
+
+    qr: str | None = Field(default=None, description="Nội dung mã QR (URL có chữ ký)")
+    item_code: str | None = Field(default=None, description="Mã bưu gửi gõ tay (khi không quét được)")
+    event: str = Field(description="collected, arrived_post_office, left_post_office, out_for_delivery, "
+                                   "delivered, delivery_failed, ...")
+    idempotency_key: str = Field(max_length=100, description="UUID from the device")
+    device_time: str | None = Field(default=None, description="ISO 8601 with offset")
+    lat: float | None = None
+    lon: float | None = None
+    note: str | None = None
+    seal_number: str | None = None
+    documents: list[ChecklistItem] | None = None
+    id_number_last4: str | None = None
+    delivery_code: str | None = None
+    reason_code: str | None = None
+    identity: IdentityCheck | None = None
+
+
+class ScanBatchIn(BaseModel):
+    """An offline phone's queue, replayed at once (at most 500 scans); each gets its own outcome."""
+
+    scans: list[ScanIn]
+
+
+class ScansIn(RootModel[ScanIn | ScanBatchIn]):
+    """One scan, or a batch."""
+
+
+class LooseObject(BaseModel):
+    """A JSON object (see the operation's description for its fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class HandoverIn(BaseModel):
+    """Items handed to an agency desk together (one hand-over record)."""
+
+    agency_code: str
+    items: list[str] = Field(description="QR contents or item codes")
+
+
+class AgencyDecisionIn(BaseModel):
+    """An agency officer's decision on an item or dossier."""
+
+    reason_code: str | None = None
+    note: str | None = None
+    missing_documents: list[str] | None = None
+    record_id: int | None = None

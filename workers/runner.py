@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 from config.db import Database
@@ -78,6 +79,9 @@ def run_worker(
     _context()
     for module in ("labels", "notifications", "webhooks", "periodic"):
         importlib.import_module(f"workers.jobs.{module}")
+    from logistics.calendar import is_working_day  # noqa: PLC0415
+
+    is_working_day(datetime.now(UTC).date())  # the holiday calendar (a cached computation) built once, inherited
     conn = Redis.from_url(settings.redis_url, health_check_interval=30)
     worker_cls = Worker if fork else SimpleWorker
     worker = worker_cls(

@@ -42,7 +42,7 @@ from logistics.orders.models import (
 from logistics.routing.addresses import AddressMatch, resolve_address
 from logistics.routing.gazetteer import Gazetteer, UnitRef, load_gazetteer
 from logistics.routing.services import RoutingPolicy, resolve_agency, serving_post_office, zone_between
-from logistics.text import InvalidPhone, normalize_phone
+from logistics.text import InvalidPhone, has_control_chars, normalize_phone
 
 MAX_ENVELOPES = 20
 MAX_NOTES = 1000
@@ -83,6 +83,9 @@ def _text(
         return None
     if not isinstance(value, str):
         errors[name] = "Phải là chuỗi ký tự. / Must be a string."
+        return None
+    if has_control_chars(value):
+        errors[name] = "Chứa ký tự điều khiển không hợp lệ. / Contains invalid control characters."
         return None
     value = " ".join(value.split())
     if len(value) > max_len:
