@@ -54,7 +54,7 @@ def test_path_traversal_in_file_routes_is_refused(client, path):
     assert b'"dependencies"' not in resp.data
 
 
-def test_api_caller_is_rate_limited_with_retry_after(client, app, monkeypatch):
+def test_api_caller_is_rate_limited_with_retry_after(client, monkeypatch):
     from config.ratelimit import Limit
     from web import limits
 

@@ -99,15 +99,15 @@ def _path(rule: str, code: str) -> str:
     return re.sub(r"<([^>]+)>", sub, rule)
 
 
-def _denied(resp) -> bool:  # noqa: ANN001
+def _denied(resp) -> bool:
     """Refused for who the caller is: not logged in / no token (401, log-in redirect) or wrong role/scope."""
-    if resp.status_code == 401 or resp.headers.get("X-Denied-By") == "role":  # noqa: PLR2004
+    if resp.status_code == 401 or resp.headers.get("X-Denied-By") == "role":
         return True
     return resp.status_code == 302 and "/login" in resp.headers.get("Location", "")
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_matrix_holds_for_every_route_and_caller(app, db):  # noqa: ARG001
+def test_matrix_holds_for_every_route_and_caller(app, db):  # noqa: C901, PLR0912 - one loop over the matrix  # noqa: ARG001
     from web.context import services
 
     headers: dict[str, dict[str, str]] = {}
@@ -142,7 +142,7 @@ def test_matrix_holds_for_every_route_and_caller(app, db):  # noqa: ARG001
                 else:
                     resp = client.get(path, headers=extra)
                 allowed = _expected(MATRIX[rule.endpoint], actor)
-                assert resp.status_code < 500, f"{actor} {method} {path}: {resp.status_code}"  # noqa: PLR2004
+                assert resp.status_code < 500, f"{actor} {method} {path}: {resp.status_code}"
                 if MATRIX[rule.endpoint] == PUBLIC:
                     # A public page may still answer 401/403 about its content (wrong password, bad label
                     # signature); what must never happen is a refusal for who the caller is.
@@ -157,14 +157,14 @@ def test_matrix_holds_for_every_route_and_caller(app, db):  # noqa: ARG001
     assert checked > 500
 
 
-def _valid(app):  # noqa: ANN001, ANN202
+def _valid(app):
     from web.context import services
 
     with app.app_context(), services().db.unit_of_work() as s:
         return valid_request(s)
 
 
-def _csrf(client) -> str:  # noqa: ANN001
+def _csrf(client) -> str:
     client.get("/")
     with client.session_transaction() as sess:
         if "csrf" not in sess:
