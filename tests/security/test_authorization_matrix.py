@@ -107,7 +107,7 @@ def _denied(resp) -> bool:
 
 
 @pytest.mark.parametrize("db", ["sqlite"], indirect=True)
-def test_matrix_holds_for_every_route_and_caller(app, db):  # noqa: C901, PLR0912 - one loop over the matrix  # noqa: ARG001
+def test_matrix_holds_for_every_route_and_caller(app, db):  # noqa: ARG001, C901, PLR0912 - one loop over the matrix
     from web.context import services
 
     headers: dict[str, dict[str, str]] = {}
