@@ -191,14 +191,14 @@ def run_message(db: Database, settings: Settings, message_id: int) -> bool:
 
     Returns True when the job ran (or had already run), False when it failed and will be retried.
     """
-    with db.unit_of_work() as session:
-        msg = session.get(OutboxMessage, message_id)
-        if msg is None or msg.done_at is not None:
-            return True
-        job, args = msg.job, dict(msg.args)
+    job = "?"
     try:
         with db.unit_of_work() as session:
-            resolve_job(job)(session, settings, **args)
+            msg = session.get(OutboxMessage, message_id)
+            if msg is None or msg.done_at is not None:
+                return True
+            job = msg.job
+            resolve_job(job)(session, settings, **dict(msg.args))
             session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == message_id)

@@ -17,6 +17,7 @@ from logistics.orders.services import (
     find_by_external_ref,
     validate_pickup_request,
 )
+from logistics.routing.services import RoutingPolicy
 from tracking.models import GENESIS_HASH, UPU_CODES, EventKind, TrackingEvent
 from tracking.reactions import event_recorded
 
@@ -48,13 +49,14 @@ def append_event(
     clock_skew_s: int | None = None,
     clock_skew_flag: bool = False,
     details: dict[str, Any] | None = None,
+    first: bool = False,
 ) -> TrackingEvent:
     """Append an event to the order's chain and move the order to ``state_after``.
 
     The caller has checked the transition; the order row's version column makes a concurrent second
     writer fail at flush instead of silently forking the chain.
     """
-    previous = last_event(session, order.id) if order.id is not None else None
+    previous = None if first or order.id is None else last_event(session, order.id)
     ev = TrackingEvent(
         order_id=order.id,
         kind=kind,
@@ -133,8 +135,12 @@ def book_pickup(
     indicator: str,
     channel: Channel,
     actor_role: str = "citizen",
+    policy: RoutingPolicy | None = None,
 ) -> tuple[Order, bool]:
     """Validate and create a pickup order with its ``created`` event, and request its label rendering.
+
+    ``policy`` carries the routing settings (Decree 118 reception anywhere in the province, where former
+    district-level procedures go); callers pass ``RoutingPolicy.from_settings(settings)``.
 
     Returns ``(order, created)``: a request repeating an earlier ``external_ref`` returns the earlier
     order and ``False`` (safe retries for systems), writing nothing.
@@ -145,11 +151,11 @@ def book_pickup(
         if existing is not None:
             return existing, False
     req = validate_pickup_request(session, raw)
-    order = create_pickup_order(session, req, indicator=indicator, channel=channel)
+    order = create_pickup_order(session, req, indicator=indicator, channel=channel, policy=policy)
     append_event(
         session, order, EventKind.CREATED, order.state,  # CREATED, or NEEDS_REVIEW for an unresolved address
         actor_role=actor_role, post_office_id=order.post_office_id,
-        note=f"Đăng ký thu gom qua kênh {channel.value}",
+        note=f"Đăng ký thu gom qua kênh {channel.value}", first=True,  # a new order: no chain to look up
     )
     enqueue(session, "workers.jobs.labels.render_label", queue="labels",
             dedup_key=f"label:{order.id}", order_id=order.id)

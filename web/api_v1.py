@@ -15,6 +15,7 @@ from logistics.labels.s10 import normalize_item_code
 from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
 from logistics.orders.models import Channel, Order, OrderState
 from logistics.orders.services import get_order
+from logistics.routing.services import RoutingPolicy
 from tracking.public import public_tracking
 from tracking.services import book_pickup
 from web.api_auth import api_require
@@ -85,6 +86,7 @@ def create_order(body: OrderCreate) -> Response | tuple[Response, int]:
     session = db_session()
     try:
         order, created = book_pickup(session, raw, indicator=svc.settings.s10_service_indicator,
+                                     policy=RoutingPolicy.from_settings(svc.settings),
                                      channel=Channel.API, actor_role="api")
     except ValidationError as exc:
         return problem(422, "Unprocessable Content", "Dữ liệu không hợp lệ. / Invalid fields.",

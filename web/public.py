@@ -16,6 +16,7 @@ from logistics.labels.services import FORMATS, get_label
 from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
 from logistics.orders.models import Channel, Order
 from logistics.orders.services import get_order
+from logistics.routing.services import RoutingPolicy
 from logistics.text import collation_key
 from tracking.public import personal_details, phone_matches, public_tracking
 from tracking.services import book_pickup
@@ -174,6 +175,7 @@ def book() -> str | BaseResponse | tuple[str, int]:
     svc = services()
     try:
         order, _created = book_pickup(db_session(), form, indicator=svc.settings.s10_service_indicator,
+                                      policy=RoutingPolicy.from_settings(svc.settings),
                                       channel=Channel.WEB)
     except ValidationError as exc:
         return render_template("book.html", form=form, errors=exc.errors,

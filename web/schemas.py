@@ -94,6 +94,9 @@ class OrderOut(BaseModel):
     labels: LabelsOut
     dossier: DossierOut
     post_office: PostOfficeOut | None
+    needs_address_review: bool = Field(description="The address did not resolve with confidence: held for a "
+                                                   "dispatcher (state needs_review)")
+    address_review: dict[str, Any] | None = Field(default=None, description="Candidates and reason, when held")
 
 
 class PublicEventOut(BaseModel):

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from config.db import utcnow
 from logistics.notifications.models import (
@@ -96,12 +98,19 @@ def claim(session: Session, notification_id: int, *, lease: timedelta, now: date
         .values(status=NotificationStatus.SENDING, lease_until=now + lease, attempts=Notification.attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    if not result.rowcount:  # type: ignore[attr-defined]
+        return False
+    # Keep a copy already in this session in step (saves ``deliver`` a reload).
+    loaded = session.identity_map.get(identity_key(Notification, notification_id))
+    if isinstance(loaded, Notification):
+        set_committed_value(loaded, "status", NotificationStatus.SENDING)
+        set_committed_value(loaded, "lease_until", now + lease)
+    return True
 
 
 def deliver(session: Session, notification_id: int, providers: Providers, *, now: datetime | None = None) -> None:
     """Send a claimed message and record it as sent (or skipped); raises ``SendError`` when the provider fails."""
-    note = session.get(Notification, notification_id, populate_existing=True)
+    note = session.get(Notification, notification_id)
     if note is None or note.status != NotificationStatus.SENDING:
         return
     if note.channel == NotificationChannel.SMS:

@@ -473,10 +473,16 @@ def orders_in_review(session: Session, *, post_office_id: int | None = None) -> 
 
 
 def find_by_external_ref(session: Session, external_ref: str) -> Order | None:
-    """The pickup order of the dossier created earlier with this external reference, if any."""
-    return session.scalar(
-        select(Order).join(Dossier).where(Dossier.external_ref == external_ref, Order.leg == Leg.PICKUP)
-    )
+    """The pickup order of the dossier created earlier with this external reference, if any.
+
+    Most calls find nothing (a new booking): that answer comes from the unique index alone, without
+    flushing the session or loading an order with its joined relations.
+    """
+    with session.no_autoflush:
+        dossier_id = session.scalar(select(Dossier.id).where(Dossier.external_ref == external_ref))
+    if dossier_id is None:
+        return None
+    return session.scalar(select(Order).where(Order.dossier_id == dossier_id, Order.leg == Leg.PICKUP))
 
 
 def get_order(session: Session, item_code: str) -> Order:

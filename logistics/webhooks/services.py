@@ -95,8 +95,17 @@ def _matching(agency_id: int | None) -> Any:
 
 
 def has_subscribers(session: Session, agency_id: int | None) -> bool:
-    """Whether any subscription (paused ones included: they get the event on replay) wants this agency's events."""
-    return session.scalar(select(WebhookSubscription.id).where(_matching(agency_id)).limit(1)) is not None
+    """Whether any subscription (paused ones included: they get the event on replay) wants this agency's events.
+
+    Answered once per agency per transaction (an import or a scan batch records many events for few agencies).
+    """
+    cache: dict[tuple[int, int | None], bool] = session.info.setdefault("has_subscribers", {})
+    key = (id(session.get_transaction()), agency_id)
+    if key not in cache:
+        if len(cache) > 1000:  # noqa: PLR2004 - keys of finished transactions: drop them now and then
+            cache.clear()
+        cache[key] = session.scalar(select(WebhookSubscription.id).where(_matching(agency_id)).limit(1)) is not None
+    return cache[key]
 
 
 def create_deliveries(
