@@ -83,13 +83,15 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
 
     # Ids in URLs are database integers: a larger number is "no such thing" (404), not a database error.
     app.url_map.converters["int"] = BoundedIntConverter
-    from web.api_v1 import bp as api_bp  # noqa: PLC0415 - blueprints import the app's helpers
+    from web.api_orders import bp as api_orders_bp  # noqa: PLC0415 - blueprints import the app's helpers
+    from web.api_v1 import bp as api_bp  # noqa: PLC0415
     from web.auth import bp as auth_bp  # noqa: PLC0415
     from web.openapi import docs_bp  # noqa: PLC0415
     from web.public import bp as public_bp  # noqa: PLC0415
 
     app.register_blueprint(public_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(api_orders_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(docs_bp)
     from web.api_agency import bp as api_agency_bp  # noqa: PLC0415 - scans, hand-over records, agency desk

@@ -46,6 +46,8 @@ MATRIX: dict[str, object] = {
     **{f"ops.{e}": ("staff", MANAGE) for e in (
         "index", "discard_job", "retry_job", "discard_outbox", "retry_outbox", "pause_webhooks", "replay_webhooks")},
     "api_v1.create_order": ("api", "orders:write", DISPATCH),
+    "api_orders.read_order": ("api", "orders:read", ("dispatcher", "agency_officer", "manager", "admin")),
+    "api_orders.list_orders": ("api", "orders:read", ("dispatcher", "agency_officer", "manager", "admin")),
     "api_scans.scans": ("api", "scans:write", ("courier", "dispatcher")),
     "api_scans.create_handover": ("api", "scans:write", ("courier", "dispatcher")),
     "api_agency.handover_pdf": ("api", "scans:write", ("agency_officer", "courier", "dispatcher")),
