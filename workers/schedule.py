@@ -59,6 +59,7 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic("watch_deadlines", "workers.jobs.periodic.watch_deadlines", every_s=300),
     Periodic("send_reinvitations", "workers.jobs.periodic.send_reinvitations", every_s=900),
     Periodic("daily_report", "workers.jobs.periodic.daily_report", daily_at=time(0, 30), timeout_s=600),
+    Periodic("purge_personal_data", "workers.jobs.retention.purge_expired_personal_data", daily_at=time(1, 30)),
 )
 BY_NAME = {p.name: p for p in PERIODIC}
 MAX_RELAY_BATCHES = 40

@@ -34,3 +34,19 @@ def test_only_finished_dossiers_past_the_period_are_erased(db_session):
         Order, Order.id == LabelRendering.order_id).where(Order.dossier_id == old_done))
     assert labels == 0
     assert purge_personal_data(db_session, now=utcnow(), years=5) == 0  # idempotent
+
+
+def test_retention_runs_daily_on_the_schedule():
+    from workers.schedule import BY_NAME
+
+    periodic = BY_NAME["purge_personal_data"]
+    assert periodic.daily_at is not None
+    assert periodic.job == "workers.jobs.retention.purge_expired_personal_data"
+
+
+def test_retention_job_erases_through_the_job_entry_point(db_session):
+    from config.settings import Settings
+    from workers.jobs.retention import purge_expired_personal_data
+
+    _book(db_session, OrderState.DELIVERED, 6 * 365)
+    assert purge_expired_personal_data(db_session, Settings(env="test"), utcnow()) == {"erased": 1}

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from sqlalchemy.orm import Session
 
-from config.db import utcnow
 from config.settings import Settings
 from logistics.orders.retention import purge_personal_data
 
 
-def purge_expired_personal_data(session: Session, settings: Settings) -> int:
-    """Erase one batch; the periodic schedule calls it again until nothing is left."""
-    return purge_personal_data(session, now=utcnow(), years=settings.retention_years)
+def purge_expired_personal_data(session: Session, settings: Settings, now: datetime) -> dict[str, Any]:
+    """Erase one batch (bounded); the next day's run continues a backlog."""
+    return {"erased": purge_personal_data(session, now=now, years=settings.retention_years)}
