@@ -79,8 +79,11 @@ def run_worker(
     _context()
     for module in ("labels", "notifications", "webhooks", "periodic"):
         importlib.import_module(f"workers.jobs.{module}")
+    from sqlalchemy.orm import configure_mappers  # noqa: PLC0415
+
     from logistics.calendar import is_working_day  # noqa: PLC0415
 
+    configure_mappers()  # SQLAlchemy does this on the first query otherwise: once per forked horse
     is_working_day(datetime.now(UTC).date())  # the holiday calendar (a cached computation) built once, inherited
     conn = Redis.from_url(settings.redis_url, health_check_interval=30)
     worker_cls = Worker if fork else SimpleWorker

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlparse
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy.orm import Session, SessionTransaction
 
 from config.db import utcnow
 from logistics.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookSubscription
@@ -99,13 +99,22 @@ def has_subscribers(session: Session, agency_id: int | None) -> bool:
 
     Answered once per agency per transaction (an import or a scan batch records many events for few agencies).
     """
-    cache: dict[tuple[int, int | None], bool] = session.info.setdefault("has_subscribers", {})
-    key = (id(session.get_transaction()), agency_id)
-    if key not in cache:
-        if len(cache) > 1000:  # noqa: PLR2004 - keys of finished transactions: drop them now and then
-            cache.clear()
-        cache[key] = session.scalar(select(WebhookSubscription.id).where(_matching(agency_id)).limit(1)) is not None
-    return cache[key]
+    cache: dict[int | None, bool] = session.info.setdefault(_SUBSCRIBERS_CACHE, {})
+    if agency_id not in cache:
+        cache[agency_id] = session.scalar(
+            select(WebhookSubscription.id).where(_matching(agency_id)).limit(1)) is not None
+    return cache[agency_id]
+
+
+_SUBSCRIBERS_CACHE: Final = "webhooks.has_subscribers"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_subscribers(session: Session, transaction: SessionTransaction) -> None:
+    # The answer is kept for one transaction only: a subscription created later must never be missed (a
+    # transaction object's id() can be reused, so the cache is dropped rather than keyed by it).
+    if transaction.parent is None:
+        session.info.pop(_SUBSCRIBERS_CACHE, None)
 
 
 def create_deliveries(
