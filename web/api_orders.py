@@ -17,20 +17,27 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
 
 from logistics.accounts.models import Role
+from logistics.agencies.models import Agency
 from logistics.labels.errors import InvalidItemCode
 from logistics.labels.s10 import normalize_item_code
 from logistics.orders.models import Dossier, Leg, Order, OrderState
-from tracking.models import TrackingEvent
+from logistics.webhooks.models import WebhookSubscription
+from logistics.webhooks.services import WebhookError, create_subscription
+from tracking.models import EventKind, TrackingEvent
+from tracking.services import append_event
+from tracking.states import can_transition
 from web.api_auth import Actor, api_require, current_actor
 from web.api_v1 import order_json
 from web.context import db_session, services
 from web.errors import problem
 from web.openapi import operation
-from web.schemas import OrderOut
+from web.schemas import LooseObject, OrderOut, Strict
 
 bp = Blueprint("api_orders", __name__)
 
 READERS = (Role.DISPATCHER, Role.AGENCY_OFFICER, Role.MANAGER, Role.ADMIN)
+WRITERS = (Role.DISPATCHER, Role.MANAGER, Role.ADMIN)
+MANAGERS = (Role.MANAGER, Role.ADMIN)
 MAX_PAGE = 200
 
 
@@ -157,3 +164,105 @@ def list_orders(query: OrderListQuery) -> Response | tuple[Response, int]:
 
 
 
+
+
+class CancelIn(Strict):
+    """Why the order is cancelled."""
+
+    reason: str | None = Field(default=None, max_length=300, description="Lý do hủy")
+
+
+@operation(bp, "/api/v1/orders/<code>/cancel", method="POST", tags=("orders",), scope="orders:write",
+           roles=tuple(r.value for r in WRITERS), body=CancelIn, responses={200: OrderOut, 409: None},
+           summary="Hủy đơn (trước khi thu gom) / Cancel an order (before collection)")
+@api_require("orders:write", *WRITERS)
+def cancel_order(code: str, body: CancelIn) -> Response | tuple[Response, int]:
+    """Cancel a leg that has not been collected yet; refused (409, naming the state) once it is moving."""
+    actor = current_actor()
+    assert actor is not None  # noqa: S101 - api_require ran
+    try:
+        normalized = normalize_item_code(code)
+    except InvalidItemCode as exc:
+        return problem(400, "Bad Request", str(exc))
+    session = db_session()
+    order = session.scalar(scoped(select(Order).where(Order.item_code == normalized), actor))
+    if order is None:
+        return problem(404, "Not Found", "Không có bưu gửi này trong phạm vi của bạn. / No such item in your scope.")
+    if not can_transition(order.leg, order.state, EventKind.CANCELLED):
+        return problem(409, "Conflict", f"Không thể hủy ở trạng thái '{order.state.value}'. / "
+                       f"Cannot cancel in state '{order.state.value}'.", state=order.state.value)
+    append_event(session, order, EventKind.CANCELLED, OrderState.CANCELLED,
+                 actor_role="api" if actor.kind == "token" else actor.role, actor_id=actor.actor_id,
+                 actor_name=actor.name, note=body.reason)
+    return jsonify(order_json(order))
+
+
+class SubscriptionIn(Strict):
+    """A webhook subscription: the URL receives signed POSTs for the dossier events it asks for."""
+
+    name: str = Field(min_length=1, max_length=200)
+    url: str = Field(min_length=8, max_length=500, description="http(s) URL of the receiver")
+    event_kinds: list[str] = Field(default_factory=list, description="Empty: every event")
+    agency_code: str | None = Field(default=None, max_length=40,
+                                    description="Only for unbound tokens and managers; a bound token "
+                                                "always subscribes to its own agency")
+
+
+class SubscriptionOut(BaseModel):
+    """A subscription; ``secret`` (the HMAC key) is only returned when it is created."""
+
+    id: int
+    name: str
+    url: str
+    agency_code: str | None
+    event_kinds: list[str]
+    paused: bool
+    secret: str | None = None
+
+
+def _subscription_json(sub: WebhookSubscription, *, secret: bool = False) -> dict[str, Any]:
+    return {"id": sub.id, "name": sub.name, "url": sub.url, "agency_code": sub.agency.code if sub.agency else None,
+            "event_kinds": list(sub.event_kinds), "paused": sub.paused_at is not None,
+            "secret": sub.secret if secret else None}
+
+
+@operation(bp, "/api/v1/webhooks", method="POST", tags=("webhooks",), scope="webhooks:manage",
+           roles=tuple(r.value for r in MANAGERS), body=SubscriptionIn, responses={201: SubscriptionOut},
+           summary="Đăng ký webhook / Subscribe a URL to dossier events",
+           description="Deliveries carry X-DossierPost-Signature: t=<unix>,v1=<hex HMAC-SHA256 of 't.body'>.")
+@api_require("webhooks:manage", *MANAGERS)
+def create_webhook(body: SubscriptionIn) -> Response | tuple[Response, int]:
+    """Create a subscription; a token bound to an agency can only subscribe to that agency's dossiers."""
+    actor = current_actor()
+    assert actor is not None  # noqa: S101 - api_require ran
+    session = db_session()
+    agency_id = actor.agency_id
+    if agency_id is None and body.agency_code:
+        agency_id = session.scalar(select(Agency.id).where(Agency.code == body.agency_code))
+        if agency_id is None:
+            return problem(422, "Unprocessable Content", "Không có cơ quan này. / Unknown agency.",
+                           errors={"agency_code": "unknown"})
+    unknown = sorted(set(body.event_kinds) - {k.value for k in EventKind})
+    if unknown:
+        return problem(422, "Unprocessable Content", "Loại sự kiện không hợp lệ. / Unknown event kinds.",
+                       errors={"event_kinds": ", ".join(unknown)})
+    try:
+        sub = create_subscription(session, name=body.name, url=body.url, agency_id=agency_id,
+                                  event_kinds=body.event_kinds)
+    except WebhookError as exc:
+        return problem(422, "Unprocessable Content", str(exc), errors={"url": str(exc)})
+    return jsonify(_subscription_json(sub, secret=True)), 201
+
+
+@operation(bp, "/api/v1/webhooks", method="GET", tags=("webhooks",), scope="webhooks:manage",
+           roles=tuple(r.value for r in MANAGERS), responses={200: LooseObject},
+           summary="Danh sách webhook / List subscriptions (without secrets)")
+@api_require("webhooks:manage", *MANAGERS)
+def list_webhooks() -> Response:
+    """The caller's subscriptions (a bound token sees its agency's only)."""
+    actor = current_actor()
+    assert actor is not None  # noqa: S101 - api_require ran
+    stmt = select(WebhookSubscription).order_by(WebhookSubscription.id)
+    if actor.agency_id is not None:
+        stmt = stmt.where(WebhookSubscription.agency_id == actor.agency_id)
+    return jsonify({"items": [_subscription_json(s) for s in db_session().scalars(stmt)]})

@@ -48,3 +48,50 @@ def test_list_pages_with_a_cursor_and_filters(app):
     assert len(created["items"]) == 5
     assert client.get("/api/v1/orders", query_string={"state": "bogus"}, headers=mine).status_code == 422
     assert client.get("/api/v1/orders", query_string={"cursor": "!!"}, headers=mine).status_code == 422
+
+
+def test_cancel_before_collection_and_refuse_after(app):
+    from sqlalchemy import update
+
+    from logistics.orders.models import Order, OrderState
+    from web.context import services
+
+    with app.app_context(), services().db.unit_of_work() as s:
+        writer = bearer(make_token(s, ["orders:write", "orders:read"]))
+        bodies = [valid_request(s, external_ref=f"CX-{i}") for i in range(2)]
+    client = app.test_client()
+    first, second = (client.post("/api/v1/orders", json=b, headers=writer).get_json() for b in bodies)
+    resp = client.post(f"/api/v1/orders/{first['item_code']}/cancel", json={"reason": "Người dân tự nộp"},
+                       headers=writer)
+    assert resp.status_code == 200
+    assert resp.get_json()["state"] == "cancelled"
+    events = client.get(f"/api/v1/orders/{first['item_code']}", headers=writer).get_json()["events"]
+    assert [e["kind"] for e in events] == ["created", "cancelled"]
+    with app.app_context(), services().db.unit_of_work() as s:
+        s.execute(update(Order).where(Order.item_code == second["item_code"]).values(state=OrderState.AT_POST_OFFICE))
+    refused = client.post(f"/api/v1/orders/{second['item_code']}/cancel", json={}, headers=writer)
+    assert refused.status_code == 409
+    assert refused.get_json()["state"] == "at_post_office"
+
+
+def test_webhook_subscription_is_bound_to_the_tokens_agency(app):
+    from web.context import services
+
+    with app.app_context(), services().db.unit_of_work() as s:
+        agency, other = s.scalars(select(Agency.code).order_by(Agency.id).limit(2)).all()
+        bound = bearer(make_token(s, ["webhooks:manage"], agency_code=agency))
+    client = app.test_client()
+    resp = client.post("/api/v1/webhooks", headers=bound, json={
+        "name": "iGate", "url": "https://igate.example/hooks", "agency_code": other, "event_kinds": ["delivered"]})
+    assert resp.status_code == 201
+    created = resp.get_json()
+    assert created["agency_code"] == agency  # the binding wins over what was asked
+    assert len(created["secret"]) >= 32
+    listed = client.get("/api/v1/webhooks", headers=bound).get_json()["items"]
+    assert [w["id"] for w in listed] == [created["id"]]
+    assert listed[0]["secret"] is None
+    bad = client.post("/api/v1/webhooks", headers=bound, json={"name": "x", "url": "ftp://nope/x"})
+    assert bad.status_code == 422
+    bad_kind = client.post("/api/v1/webhooks", headers=bound,
+                           json={"name": "x", "url": "https://a.example/h", "event_kinds": ["exploded"]})
+    assert bad_kind.status_code == 422
