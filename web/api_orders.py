@@ -41,14 +41,15 @@ MANAGERS = (Role.MANAGER, Role.ADMIN)
 MAX_PAGE = 200
 
 
-class OrderListQuery(BaseModel):
-    """Filters and the page cursor."""
+class OrderListQuery(Strict):
+    """Filters and the page cursor (control characters refused: fuzzing sent NUL into a PostgreSQL filter)."""
 
     state: Literal[tuple(s.value for s in OrderState)] | None = None  # type: ignore[valid-type]
     leg: Literal["pickup", "result"] | None = None
     agency_code: str | None = Field(default=None, max_length=40)
-    created_from: date | None = Field(default=None, description="dd/mm is not accepted: ISO yyyy-mm-dd")
-    created_to: date | None = None
+    created_from: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31),
+                                      description="ISO yyyy-mm-dd")
+    created_to: date | None = Field(default=None, ge=date(2000, 1, 1), le=date(2100, 12, 31))
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, max_length=40, description="next_cursor of the previous page")
 

@@ -87,7 +87,7 @@ def tokenize(text: str) -> list[Token]:
         elif f in _ABBREVIATIONS and (f not in {"p", "q", "h", "x"} or nxt):
             words, accented = _ABBREVIATIONS[f]
             out.extend(Token(w, a, seg, start, end, expanded=True) for w, a in zip(words, accented, strict=True))
-        elif f.isdigit():
+        elif f.isascii() and f.isdigit():  # not "¹" or "²": str.isdigit accepts them, int() does not
             out.append(Token(str(int(f)), str(int(f)), seg, start, end, expanded=False))
         else:
             out.append(Token(f, low, seg, start, end, expanded=False))

@@ -65,3 +65,18 @@ def test_api_caller_is_rate_limited_with_retry_after(client, monkeypatch):
     assert last.status_code == 429
     assert int(last.headers["Retry-After"]) > 0
     assert last.mimetype == "application/problem+json"
+
+
+def test_control_characters_and_absurd_dates_in_list_filters_are_422(client, app):
+    from web.context import services
+
+    with app.app_context(), services().db.unit_of_work() as s:
+        reader = bearer(make_token(s, ["orders:read"]))
+    for params in ({"agency_code": "©\x00E"}, {"created_to": "9999-12-31"}, {"created_from": "0714-05-15"}):
+        assert client.get("/api/v1/orders", query_string=params, headers=reader).status_code == 422, params
+
+
+def test_unicode_digits_in_addresses_do_not_crash_intake(client, writer):
+    auth, body = writer
+    resp = client.post("/api/v1/orders", headers=auth, json=body | {"address": "Số ¹² ấp ³", "commune_code": None})
+    assert resp.status_code in (200, 201, 422)
