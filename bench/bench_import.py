@@ -27,7 +27,7 @@ from logistics.agencies.refdata import load_reference_data
 from logistics.orders.imports import create_batch, run_import
 from logistics.orders.models import Channel
 from logistics.text import strip_diacritics
-from tracking.services import book_pickup
+from tracking.services import book_pickups
 
 ROWS = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
 
@@ -69,7 +69,7 @@ def main() -> None:
         with db.unit_of_work() as s:
             load_reference_data(s)
         content = make_csv(db, ROWS)
-        create = partial(book_pickup, indicator="RA", channel=Channel.IMPORT, actor_role="import")
+        create = partial(book_pickups, indicator="RA", channel=Channel.IMPORT, actor_role="import")
         started = time.perf_counter()
         with db.unit_of_work() as s:
             batch_id = create_batch(s, "bench.csv", content).id

@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -167,14 +167,35 @@ def _forget_fresh_work(session: Session) -> None:
 
 def enqueue(session: Session, job: str, *, queue: str, dedup_key: str | None = None, **args: Any) -> None:
     """Record a job in the caller's transaction. Arguments must be JSON primitives (ids, not objects)."""
+    enqueue_many(session, job, queue=queue, messages=[(dedup_key, args)])
+
+
+def enqueue_many(session: Session, job: str, *, queue: str,
+                 messages: Sequence[tuple[str | None, dict[str, Any]]]) -> int:
+    """Record jobs of one kind in the caller's transaction: ``(dedup_key or None, arguments)`` each.
+
+    A message whose dedup key is already in the outbox (or earlier in ``messages``) is skipped; the keys are
+    checked in one query per 500, so a bulk intake does not pay a round trip per message. Returns how many
+    messages were added.
+    """
     if queue not in QUEUE_SPECS:
         raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
-    if dedup_key is not None:
-        existing = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedup_key == dedup_key))
-        if existing is not None:
-            return
-    session.add(OutboxMessage(job=job, queue=queue, args=args, dedup_key=dedup_key))
-    session.info["outbox_fresh"] = True
+    keys = sorted({key for key, _ in messages if key is not None})
+    known: set[str | None] = set()
+    for start in range(0, len(keys), 500):
+        known.update(session.scalars(
+            select(OutboxMessage.dedup_key).where(OutboxMessage.dedup_key.in_(keys[start:start + 500]))))
+    added = 0
+    for key, args in messages:
+        if key is not None:
+            if key in known:
+                continue
+            known.add(key)
+        session.add(OutboxMessage(job=job, queue=queue, args=args, dedup_key=key))
+        added += 1
+    if added:
+        session.info["outbox_fresh"] = True
+    return added
 
 
 def resolve_job(path: str) -> Callable[..., Any]:

@@ -134,7 +134,8 @@ def tokens() -> None:
 @tokens.command("create")
 @click.option("--name", required=True, help="Which system uses it, e.g. 'iGate Cà Mau'.")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              help="orders:read, orders:write, scans:write, agency:confirm, webhooks:manage, reference:read")
+              help="orders:read, orders:write, labels:read, scans:write, agency:confirm, webhooks:manage, "
+                   "reference:read (repeat --scope for several)")
 @click.option("--agency", "agency_code", default=None, help="Bind to an agency (its dossiers only).")
 @click.option("--post-office", "post_office_code", default=None, help="Bind to a post office.")
 @click.option("--days", default=365, show_default=True, help="Lifetime in days (at most 3 years).")
@@ -239,7 +240,8 @@ def import_orders(file: str, chunk: int) -> None:
     from config.db import Database  # noqa: PLC0415
     from logistics.orders.imports import ImportBatch, ImportFileError, create_batch, run_import  # noqa: PLC0415
     from logistics.orders.models import Channel  # noqa: PLC0415
-    from tracking.services import book_pickup  # noqa: PLC0415
+    from logistics.routing.services import RoutingPolicy  # noqa: PLC0415
+    from tracking.services import book_pickups  # noqa: PLC0415
 
     settings = _settings()
     db = Database(settings.database_url)
@@ -250,8 +252,8 @@ def import_orders(file: str, chunk: int) -> None:
             batch_id = create_batch(session, path.name, path.read_bytes()).id
     except ImportFileError as exc:
         raise click.ClickException(str(exc)) from exc
-    create = partial(book_pickup, indicator=settings.s10_service_indicator, channel=Channel.IMPORT,
-                     actor_role="import")
+    create = partial(book_pickups, indicator=settings.s10_service_indicator, channel=Channel.IMPORT,
+                     actor_role="import", policy=RoutingPolicy.from_settings(settings))
 
     def progress(batch: ImportBatch) -> None:
         click.echo(f"\r{batch.processed_rows}/{batch.total_rows} ({batch.percent}%)", nl=False, err=True)

@@ -28,7 +28,7 @@ from logistics.routing.runs import ACTION_TEXT, plan_run, saved_run
 from logistics.routing.runsheet import render_run_sheet
 from logistics.routing.services import RoutingPolicy
 from tracking.models import EventKind
-from tracking.services import append_event, book_pickup
+from tracking.services import append_event, book_pickups
 from tracking.states import TransitionRefused, next_state
 from web.auth import current_user, register_staff_link, roles_required
 from web.context import db_session, services
@@ -274,8 +274,8 @@ def run_sheet(courier_id: int, day: str) -> Response:
 # --- bulk import ---------------------------------------------------------------------------------------
 
 
-def _import_in_background(db: Database, batch_id: int, indicator: str) -> None:
-    create = partial(_create_row, indicator=indicator)
+def _import_in_background(db: Database, batch_id: int, indicator: str, policy: RoutingPolicy) -> None:
+    create = partial(book_pickups, indicator=indicator, channel=Channel.IMPORT, actor_role="import", policy=policy)
     thread = threading.Thread(target=_run_quietly, args=(db, batch_id, create), name=f"import-{batch_id}",
                               daemon=True)
     thread.start()
@@ -283,10 +283,6 @@ def _import_in_background(db: Database, batch_id: int, indicator: str) -> None:
 
 
 _threads: dict[int, threading.Thread] = {}
-
-
-def _create_row(session: Any, raw: Any, *, indicator: str) -> tuple[Order, bool]:
-    return book_pickup(session, raw, indicator=indicator, channel=Channel.IMPORT, actor_role="import")
 
 
 def _run_quietly(db: Database, batch_id: int, create: Any) -> None:
@@ -322,7 +318,7 @@ def upload() -> BaseResponse | tuple[str, int]:
         return render_template("dispatch/imports.html", batches=recent_batches(session), error=str(exc)), 422
     session.commit()  # the runner reads the batch from its own transactions
     svc = services()
-    _import_in_background(svc.db, batch.id, svc.settings.s10_service_indicator)
+    _import_in_background(svc.db, batch.id, svc.settings.s10_service_indicator, _policy())
     return redirect(url_for("dispatch.import_batch", batch_id=batch.id))
 
 

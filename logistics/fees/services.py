@@ -52,7 +52,10 @@ def _lookup_rate(session: Session, zone: Zone, weight_g: int) -> int | None:
 
 
 def _surcharge(session: Session, code: str) -> int:
-    amount = session.scalar(select(TariffSurcharge.amount_vnd).where(TariffSurcharge.code == code))
+    cache: dict[str, int | None] = session.info.setdefault("dossierpost_surcharges", {})
+    if code not in cache:
+        cache[code] = session.scalar(select(TariffSurcharge.amount_vnd).where(TariffSurcharge.code == code))
+    amount = cache[code]
     if amount is None:
         raise TariffError(f"Biểu cước chưa có khoản phụ phí {code}.")
     return int(amount)

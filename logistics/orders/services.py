@@ -5,11 +5,11 @@ Services flush and never commit; the caller's unit of work commits.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal_column, select, update
 from sqlalchemy.orm import Session, aliased
 
 from config.db import utcnow
@@ -27,7 +27,7 @@ from logistics.fees.models import FeeReduction, Zone
 from logistics.fees.services import BASE_WEIGHT_G, quote, transport_days  # noqa: F401 - BASE_WEIGHT_G re-exported
 from logistics.fees.services import postage as _postage
 from logistics.labels.s10 import make_item_code
-from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
+from logistics.orders.errors import OrderError, OrderNotFound, RoutingError, ValidationError
 from logistics.orders.models import (
     S10_SERIAL_SEQUENCE,
     Channel,
@@ -102,7 +102,7 @@ def resolve_commune(session: Session, code: str) -> AdminUnit | None:
         legacy = gaz.legacy_commune(code)
         ref = gaz.main_successor(legacy.id) if legacy is not None else None
     if ref is not None:
-        return session.get(AdminUnit, ref.id)
+        return _unit(session, ref.id)
     # Not in the (cached) gazetteer: ask the database, in case reference data changed a moment ago.
     unit = session.scalar(
         select(AdminUnit).where(
@@ -128,6 +128,16 @@ def _cached(session: Session, kind: str, key: str, load: Any) -> Any:
     if (kind, key) not in cache:
         cache[kind, key] = load()
     return cache[kind, key]
+
+
+def _unit(session: Session, unit_id: int) -> AdminUnit | None:
+    """An administrative unit by id, held for the session.
+
+    The identity map keeps objects only weakly, so a bulk intake would otherwise reload the same few communes
+    row after row.
+    """
+    unit: AdminUnit | None = _cached(session, "unit", str(unit_id), lambda: session.get(AdminUnit, unit_id))
+    return unit
 
 
 def _phone(raw: Mapping[str, Any], errors: dict[str, str]) -> str | None:
@@ -168,7 +178,7 @@ def _address_unit(session: Session, gaz: Gazetteer, match: AddressMatch) -> Admi
         if not centers:
             raise RoutingError("Không có Trung tâm Phục vụ hành chính công tỉnh trong dữ liệu tham chiếu.")
         unit_id = centers[0].unit_id
-    unit = session.get(AdminUnit, unit_id)
+    unit = _unit(session, unit_id)
     if unit is None:  # pragma: no cover - the gazetteer is read from the same tables
         raise RoutingError("Dữ liệu tham chiếu đã thay đổi; vui lòng thử lại.")
     return unit
@@ -310,13 +320,20 @@ def allocate_serial(session: Session) -> int:
 
 
 def reserve_serials(session: Session, count: int) -> None:
-    """Reserve ``count`` serials for this session's next orders in one statement (bulk import on SQLite).
+    """Reserve ``count`` serials for this session's next orders in one statement (bulk intake).
 
-    The block comes from the counter row inside the write transaction, so it is as unique as single serials;
-    serials reserved but not used are skipped (gaps are allowed, see docs/design-notes.md). PostgreSQL's
-    sequence is already cheap per order, so nothing is reserved there.
+    SQLite: a block from the counter row inside the write transaction, so it is as unique as single serials.
+    PostgreSQL: ``count`` values of the sequence in one round trip. Serials reserved but not used are skipped
+    (gaps are allowed, see docs/design-notes.md). Reserving also means no query runs between building an
+    order and flushing it, so a bulk intake's orders go to the database in one batched statement.
     """
-    if count <= 0 or session.get_bind().dialect.name == "postgresql":
+    if count <= 0:
+        return
+    if session.get_bind().dialect.name == "postgresql":
+        values = session.scalars(
+            select(S10_SERIAL_SEQUENCE.next_value()).select_from(
+                func.generate_series(1, count).table_valued(literal_column("n")))).all()
+        session.info["dossierpost_s10_pool"] = sorted(int(v) for v in values)
         return
     top = session.execute(
         update(SerialCounter).where(SerialCounter.name == "s10")
@@ -386,40 +403,83 @@ def plan_routing(session: Session, req: PickupRequest, *, policy: RoutingPolicy 
     return routing
 
 
+@dataclass(frozen=True)
+class Booking:
+    """The outcome of one request of a booking: its order and whether it is new, or why it was refused."""
+
+    order: Order | None
+    created: bool = False
+    error: OrderError | None = None
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """The refusal as field → message (a validation error names its fields; others are about the row)."""
+        if isinstance(self.error, ValidationError):
+            return self.error.errors
+        return {"row": str(self.error).splitlines()[0][:300]} if self.error is not None else {}
+
+
+def create_pickup_orders(session: Session, requests: Sequence[PickupRequest], *, indicator: str, channel: Channel,
+                         policy: RoutingPolicy | None = None,
+                         gazetteer: Gazetteer | None = None) -> list[Order | OrderError]:
+    """Create dossiers with their pickup legs, all in one flush; the caller records each first event.
+
+    Each state is CREATED, or NEEDS_REVIEW when the address did not resolve to one commune. A request that
+    cannot be routed (no competent agency, no tariff) gets its error in its place and writes nothing. Serials
+    are reserved before anything is added, so nothing flushes half-built rows and the dossiers and orders go
+    out as one batched INSERT each.
+    """
+    gaz = gazetteer or load_gazetteer(session)
+    plans: list[dict[str, Any] | OrderError] = []
+    for req in requests:
+        try:
+            plans.append(plan_routing(session, req, policy=policy, gazetteer=gaz))
+        except OrderError as exc:
+            plans.append(exc)
+    reserve_serials(session, sum(1 for plan in plans if not isinstance(plan, OrderError)))
+    out: list[Order | OrderError] = []
+    for req, routing in zip(requests, plans, strict=True):
+        if isinstance(routing, OrderError):
+            out.append(routing)
+            continue
+        dossier = Dossier(
+            procedure=req.procedure,
+            agency_id=routing["agency_id"],
+            service_form=req.service_form,
+            channel=channel,
+            external_ref=req.external_ref,
+            applicant_name=req.applicant_name,
+            applicant_phone=req.phone,
+            address_text=req.address,
+            admin_unit=req.unit,
+            envelopes=req.envelopes,
+            notes=req.notes,
+            routing=routing,
+        )
+        order = Order(
+            dossier=dossier,
+            leg=Leg.PICKUP,
+            item_code=new_item_code(session, indicator),
+            state=OrderState.NEEDS_REVIEW if req.needs_review else OrderState.CREATED,
+            post_office_id=routing["post_office_id"],
+            postage_vnd=routing["fees"]["postage_vnd"],
+        )
+        session.add(dossier)
+        session.add(order)
+        out.append(order)
+    session.info.pop("dossierpost_s10_pool", None)
+    session.flush()
+    return out
+
+
 def create_pickup_order(session: Session, req: PickupRequest, *, indicator: str, channel: Channel,
                         policy: RoutingPolicy | None = None, gazetteer: Gazetteer | None = None) -> Order:
-    """Create the dossier and its pickup leg; the caller records the first event with ``order.state``.
-
-    The state is CREATED, or NEEDS_REVIEW when the address did not resolve to one commune.
-    """
-    routing = plan_routing(session, req, policy=policy, gazetteer=gazetteer)
-    dossier = Dossier(
-        procedure=req.procedure,
-        agency_id=routing["agency_id"],
-        service_form=req.service_form,
-        channel=channel,
-        external_ref=req.external_ref,
-        applicant_name=req.applicant_name,
-        applicant_phone=req.phone,
-        address_text=req.address,
-        admin_unit=req.unit,
-        envelopes=req.envelopes,
-        notes=req.notes,
-        routing=routing,
-    )
-    item_code = new_item_code(session, indicator)  # before adding: no autoflush of a half-built dossier
-    session.add(dossier)
-    order = Order(
-        dossier=dossier,
-        leg=Leg.PICKUP,
-        item_code=item_code,
-        state=OrderState.NEEDS_REVIEW if req.needs_review else OrderState.CREATED,
-        post_office_id=routing["post_office_id"],
-        postage_vnd=routing["fees"]["postage_vnd"],
-    )
-    session.add(order)
-    session.flush()
-    return order
+    """Create one dossier and its pickup leg (``create_pickup_orders`` for one); routing errors are raised."""
+    result = create_pickup_orders(session, [req], indicator=indicator, channel=channel, policy=policy,
+                                  gazetteer=gazetteer)[0]
+    if isinstance(result, OrderError):
+        raise result
+    return result
 
 
 def confirm_address(session: Session, order: Order, commune_code: str, *, by: str,
@@ -472,17 +532,26 @@ def orders_in_review(session: Session, *, post_office_id: int | None = None) -> 
     return list(session.scalars(stmt).unique())
 
 
-def find_by_external_ref(session: Session, external_ref: str) -> Order | None:
-    """The pickup order of the dossier created earlier with this external reference, if any.
+def orders_by_external_ref(session: Session, external_refs: Iterable[str]) -> dict[str, Order]:
+    """The pickup orders of dossiers created earlier with these external references (one query per 500).
 
-    Most calls find nothing (a new booking): that answer comes from the unique index alone, without
-    flushing the session or loading an order with its joined relations.
+    Most references are new (a booking, an import chunk): the answer comes from the unique index, without
+    flushing the session.
     """
+    refs = sorted(set(external_refs))
+    found: dict[str, Order] = {}
     with session.no_autoflush:
-        dossier_id = session.scalar(select(Dossier.id).where(Dossier.external_ref == external_ref))
-    if dossier_id is None:
-        return None
-    return session.scalar(select(Order).where(Order.dossier_id == dossier_id, Order.leg == Leg.PICKUP))
+        for start in range(0, len(refs), 500):
+            rows = session.execute(
+                select(Dossier.external_ref, Order).join(Order, Order.dossier_id == Dossier.id)
+                .where(Dossier.external_ref.in_(refs[start:start + 500]), Order.leg == Leg.PICKUP))
+            found.update({ref: order for ref, order in rows.unique() if ref is not None})
+    return found
+
+
+def find_by_external_ref(session: Session, external_ref: str) -> Order | None:
+    """The pickup order of the dossier created earlier with this external reference, if any."""
+    return orders_by_external_ref(session, [external_ref]).get(external_ref)
 
 
 def get_order(session: Session, item_code: str) -> Order:

@@ -11,7 +11,7 @@ from logistics.orders.imports import ImportFileError, create_batch, read_rows, r
 from logistics.orders.models import Channel, Dossier, Order, OrderState
 from tests.conftest import clean_transactional
 from tests.orders.helpers import commune, procedure
-from tracking.services import book_pickup
+from tracking.services import book_pickups
 
 HEADER = "external_ref,applicant_name,phone,address,commune_code,procedure_code,service_form,envelopes\n"
 
@@ -31,7 +31,7 @@ def _csv(db, rows):
 
 
 def _create():
-    return partial(book_pickup, indicator="RA", channel=Channel.IMPORT, actor_role="import")
+    return partial(book_pickups, indicator="RA", channel=Channel.IMPORT, actor_role="import")
 
 
 def _import(db, name, content, **kw):
