@@ -17,7 +17,7 @@ from logistics.orders.models import Channel, Order, OrderState
 from logistics.orders.services import get_order
 from logistics.routing.services import RoutingPolicy
 from tracking.public import public_tracking
-from tracking.services import book_pickup
+from tracking.services import book_pickup, book_pickups
 from web.api_auth import api_require
 from web.context import db_session, services
 from web.errors import problem
@@ -27,6 +27,8 @@ from web.public import TRACK_LOOKUPS
 from web.schemas import (
     CommuneList,
     HealthOut,
+    OrderBatchCreate,
+    OrderBatchOut,
     OrderCreate,
     OrderOut,
     ProcedureList,
@@ -107,6 +109,42 @@ def create_order(body: OrderCreate) -> Response | tuple[Response, int]:
     if created:
         resp.headers["Location"] = f"{svc.settings.public_base_url}/t/{order.item_code}"
     return resp, 201 if created else 200
+
+
+@operation(bp, "/api/v1/orders/batch", method="POST",
+           summary="Tạo nhiều đơn thu gom một lần / Create pickup orders in a batch",
+           body=OrderBatchCreate, responses={200: OrderBatchOut}, tags=("orders",),
+           scope="orders:write", roles=("dispatcher", "manager", "admin"),
+           description="At most 500 orders. Each gets its outcome in its place: created, existing (its "
+                       "external_ref was booked before: the first order, nothing written) or invalid (with "
+                       "each bad field; nothing written for it). Resending a batch is safe when every order "
+                       "carries an external_ref.")
+@api_require("orders:write", Role.DISPATCHER, Role.MANAGER, Role.ADMIN)
+def create_orders_batch(body: OrderBatchCreate) -> Response | tuple[Response, int]:
+    """Book several pickups in one transaction through the bulk intake path (one batched write per table)."""
+    svc = services()
+    session = db_session()
+    try:
+        bookings = book_pickups(session, [o.model_dump(exclude_none=True) for o in body.orders],
+                                indicator=svc.settings.s10_service_indicator,
+                                policy=RoutingPolicy.from_settings(svc.settings),
+                                channel=Channel.API, actor_role="api")
+    except IntegrityError:
+        # A concurrent request booked one of these external references first: nothing of this batch was
+        # written, and resending it answers those orders as existing.
+        session.rollback()
+        return problem(409, "Conflict", "Một mã tham chiếu vừa được gửi đồng thời; vui lòng gửi lại lô này. / "
+                       "An external_ref was booked concurrently; resend the batch.")
+    results: list[dict[str, Any]] = []
+    for index, booking in enumerate(bookings):
+        if booking.error is not None or booking.order is None:
+            results.append({"index": index, "status": "invalid", "order": None, "errors": booking.errors})
+        else:
+            results.append({"index": index, "status": "created" if booking.created else "existing",
+                            "order": order_json(booking.order), "errors": None})
+    counts = {status: sum(1 for r in results if r["status"] == status)
+              for status in ("created", "existing", "invalid")}
+    return jsonify({**counts, "results": results}), 200
 
 
 @operation(bp, "/api/v1/tracking/<code>", method="GET", public=True, tags=("tracking",),

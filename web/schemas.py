@@ -243,3 +243,27 @@ class AgencyDecisionIn(BaseModel):
     note: str | None = None
     missing_documents: list[str] | None = None
     record_id: int | None = None
+
+
+class OrderBatchCreate(Strict):
+    """Several pickup orders at once (at most 500): a system sending its day's dossiers, or retrying them."""
+
+    orders: list[OrderCreate] = Field(min_length=1, max_length=500)
+
+
+class OrderBatchItemOut(BaseModel):
+    """The outcome of one order of a batch, in the place it was sent."""
+
+    index: int
+    status: Literal["created", "existing", "invalid"]
+    order: OrderOut | None = None
+    errors: dict[str, str] | None = Field(default=None, description="Each bad field, Vietnamese first")
+
+
+class OrderBatchOut(BaseModel):
+    """A batch's outcomes and counts; orders refused are not written, the others are."""
+
+    created: int
+    existing: int
+    invalid: int
+    results: list[OrderBatchItemOut]
