@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -59,9 +60,28 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# Demo data and simulations (``tracking.demo``, ``tracking.simulate``) play past days through the real services:
+# inside ``clock_at(t)`` every ``utcnow()`` answers ``t``, so events, orders and receipts carry the played time
+# and the event hashes are computed over it (the chains verify). Nothing else sets it: unset, it is the clock.
+_played_time: ContextVar[datetime | None] = ContextVar("dossierpost_played_time", default=None)
+
+
 def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)
+    """The current time, aware, in UTC (the played time inside ``clock_at``)."""
+    played = _played_time.get()
+    return played if played is not None else datetime.now(UTC)
+
+
+@contextmanager
+def clock_at(at: datetime) -> Iterator[None]:
+    """Demo and simulation only: make ``utcnow()`` answer ``at`` (aware) in this context for the block."""
+    if at.tzinfo is None:
+        raise ValueError("clock_at needs an aware datetime")
+    token = _played_time.set(at.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _played_time.reset(token)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -89,6 +109,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,  # parameters are personal data: see make_engine's PostgreSQL branch
             connect_args={"check_same_thread": False, "timeout": 15, "isolation_level": None},
             poolclass=NullPool if parsed.database in (None, "", ":memory:") else None,
         )
@@ -97,7 +118,9 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         return engine
     if parsed.drivername in {"postgresql", "postgres"}:
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # Bound parameters are citizens' names, phones and addresses: never in SQL logs (echo) nor in the text of
+    # database errors (an IntegrityError prints its parameters), which end up in logs and the outbox's errors.
+    return create_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
 class Database:
@@ -147,4 +170,4 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Base", "Database", "UTCDateTime", "make_engine", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "clock_at", "make_engine", "utcnow"]

@@ -74,6 +74,8 @@ class Settings:
     nominatim_url: str = ""
     routing_any_desk: bool = False
     routing_former_district_to: str = "commune_desk"
+    # Bare ceiling endpoints for bench/bench_http.py (web/bench.py): never in production.
+    bench_endpoints: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -110,6 +112,7 @@ class Settings:
             mail_from=env.get("MAIL_FROM", defaults.mail_from),
             sms_provider=env.get("SMS_PROVIDER", defaults.sms_provider),
             outbox_redispatch_seconds=_int(env, "OUTBOX_REDISPATCH_SECONDS", defaults.outbox_redispatch_seconds),
+            bench_endpoints=env.get("DOSSIERPOST_BENCH_ENDPOINTS", "0") in {"1", "true", "yes"},
         )
         settings.validate()
         return settings
@@ -153,6 +156,8 @@ class Settings:
                 )
         if self.demo:
             raise SettingsError("DOSSIERPOST_DEMO must not be enabled in production")
+        if self.bench_endpoints:
+            raise SettingsError("DOSSIERPOST_BENCH_ENDPOINTS must not be enabled in production")
 
     @property
     def is_production(self) -> bool:

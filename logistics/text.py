@@ -75,3 +75,27 @@ def mask_name(name: str) -> str:
 def mask_phone(phone: str) -> str:
     """Show only the last three digits of a phone number."""
     return "*" * max(0, len(phone) - 3) + phone[-3:]
+
+
+# Free text from the outside world (a gateway's or a mail server's error) may quote a phone number, an ID
+# number or an e-mail address. Item codes (RA123456785VN) and dossier codes stay readable: a run of digits
+# glued to letters is not a number on its own.
+_DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9])\d{9,12}(?![A-Za-z0-9])")  # CMND 9, phones 10-11, CCCD 12 digits
+# "0912 345 678", "+84 912.345.678", "0290-3831-234": a mobile or landline prefix, then 7-8 digits in groups.
+_GROUPED_PHONE = re.compile(r"(?<![A-Za-z0-9+])(?:\+?84[ .-]?|0)[235789]\d(?:[ .-]?\d){7,8}(?![A-Za-z0-9])")
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@(?=[A-Za-z0-9-]+\.)")
+
+
+def mask_pii(text: str) -> str:
+    """Mask phone numbers, ID numbers and e-mail addresses in free text before it is logged.
+
+    Numbers keep their last three digits ("+84912345678" -> "+********678"), e-mail addresses their first
+    letter and domain ("nhung@example.vn" -> "n***@example.vn").
+    """
+
+    def digits(match: re.Match[str]) -> str:
+        return mask_phone(re.sub(r"\D", "", match.group(0)))
+
+    text = _DIGIT_RUN.sub(digits, text)
+    text = _GROUPED_PHONE.sub(digits, text)
+    return _EMAIL.sub(lambda m: m.group(0)[0] + "***@", text)

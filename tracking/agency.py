@@ -51,6 +51,7 @@ from tracking.services import append_event
 from tracking.states import INITIAL, TransitionRefused, next_state
 
 MAX_ITEMS_PER_RECORD: Final = 200
+API_ROLE: Final = "api"  # the tracking role of a system calling with an API token (its scope was checked)
 
 
 class RefusalReason(enum.StrEnum):
@@ -102,7 +103,10 @@ def find_order(session: Session, scanned: str, signer: LabelSigner | None = None
 
 
 def _officer_of(actor: Actor, agency_id: int) -> None:
-    if not actor.has_role(Role.AGENCY_OFFICER) or actor.agency_id != agency_id:
+    # A system acting for the desk (an API token with ``agency:confirm``, always bound to its agency) decides
+    # like an officer of that agency; the binding is what scopes it.
+    desk = actor.has_role(Role.AGENCY_OFFICER) or actor.role == API_ROLE
+    if not desk or actor.agency_id != agency_id:
         raise NotPermitted("Chỉ cán bộ một cửa của cơ quan tiếp nhận được thực hiện. / Only an officer of the "
                            "receiving agency may do this.")
 
@@ -175,7 +179,7 @@ def open_handover(session: Session, *, agency_code: str, items: Sequence[str], a
     All-or-nothing: an item that is not on its way to this agency stops the record, naming every problem
     (the courier fixes the pile, not the system).
     """
-    if not actor.has_role(Role.COURIER, Role.DISPATCHER):
+    if not (actor.has_role(Role.COURIER, Role.DISPATCHER) or actor.role == API_ROLE):  # API: the post's systems
         raise NotPermitted("Chỉ bưu tá lập biên bản giao. / Only couriers open hand-over records.")
     agency = session.scalar(select(Agency).where(Agency.code == agency_code))
     if agency is None:

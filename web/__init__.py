@@ -94,16 +94,19 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     app.register_blueprint(api_orders_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(docs_bp)
-    from web.api_agency import bp as api_agency_bp  # noqa: PLC0415 - scans, hand-over records, agency desk
-    from web.api_scans import bp as api_scans_bp  # noqa: PLC0415
-    app.register_blueprint(api_scans_bp)
-    app.register_blueprint(api_agency_bp)
+    # Scans, hand-over records and the agency desk; reference data for systems.
+    from web import api_agency, api_reference, api_scans  # noqa: PLC0415
+    for api_module in (api_scans, api_agency, api_reference):
+        app.register_blueprint(api_module.bp)
     from web.people import register as register_people_pages  # noqa: PLC0415 - the people's web app
     register_people_pages(app)
     from web.ops import bp as ops_bp  # noqa: PLC0415 - the operator page (queues, failed jobs, webhooks)
     app.register_blueprint(ops_bp)
     from web.dispatch import bp as dispatch_bp  # noqa: PLC0415 - dispatcher pages (routing issue #3)
     app.register_blueprint(dispatch_bp)
+    if settings.bench_endpoints:  # bench/bench_http.py's ceilings; refused in production (config.settings)
+        from web.bench import bp as bench_bp  # noqa: PLC0415
+        app.register_blueprint(bench_bp)
     register_error_handlers(app)
     return app
 

@@ -32,7 +32,7 @@ from web.api_auth import api_require
 from web.api_scans import record_json, release_session, tracking_actor, tracking_problem
 from web.context import db_session, services
 from web.errors import problem
-from web.openapi import document
+from web.openapi import document, operation
 from web.schemas import AgencyDecisionIn, LooseObject
 
 bp = Blueprint("api_agency", __name__)
@@ -112,6 +112,31 @@ def handover_pdf(record_id: int) -> Response:
     pdf = render_handover_pdf(session, record, services().settings.timezone)
     resp = Response(pdf, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'inline; filename="{record_number(record)}.pdf"'
+    return resp
+
+
+@operation(bp, "/api/v1/agency/handovers/<int:record_id>/pdf", method="GET", tags=("agency",),
+           scope="agency:confirm", roles=(Role.AGENCY_OFFICER.value,), responses={200: None},
+           produces=("application/pdf",),
+           summary="Tải biên bản giao nhận (PDF) của cơ quan / The agency's hand-over record as PDF",
+           description="Biên bản của cơ quan khác trả 404 như biên bản không tồn tại. / Another agency's "
+                       "record answers 404, like a record that does not exist.")
+@api_require(*AGENCY)
+def handover_record_pdf(record_id: int) -> Response:
+    """The printable record (Biên bản giao nhận) for the receiving agency's own systems and officers."""
+    session = db_session()
+    try:
+        record = get_record(session, record_id)
+    except TrackingError:
+        record = None
+    if record is None or record.agency_id != tracking_actor().agency_id:  # the same answer: nothing to probe
+        release_session()
+        return problem(404, "Not Found", "Không có biên bản này trong phạm vi của bạn. / No such record in your "
+                       "scope.")
+    pdf = render_handover_pdf(session, record, services().settings.timezone)
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="{record_number(record)}.pdf"'
+    resp.headers["Cache-Control"] = "private, no-store"
     return resp
 
 

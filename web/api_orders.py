@@ -16,13 +16,22 @@ from flask import Blueprint, Response, jsonify
 from pydantic import BaseModel, Field
 from sqlalchemy import Select, select
 
+from config.queue import enqueue
 from logistics.accounts.models import Role
 from logistics.agencies.models import Agency
 from logistics.labels.errors import InvalidItemCode
 from logistics.labels.s10 import normalize_item_code
+from logistics.labels.services import FORMATS, get_label
 from logistics.orders.models import Dossier, Leg, Order, OrderState
 from logistics.webhooks.models import WebhookSubscription
-from logistics.webhooks.services import WebhookError, create_subscription
+from logistics.webhooks.services import (
+    WebhookError,
+    create_subscription,
+    pause,
+    replay_subscription,
+    unsubscribe,
+    update_subscription,
+)
 from tracking.models import EventKind, TrackingEvent
 from tracking.services import append_event
 from tracking.states import can_transition
@@ -263,7 +272,146 @@ def list_webhooks() -> Response:
     """The caller's subscriptions (a bound token sees its agency's only)."""
     actor = current_actor()
     assert actor is not None  # noqa: S101 - api_require ran
-    stmt = select(WebhookSubscription).order_by(WebhookSubscription.id)
+    stmt = select(WebhookSubscription).where(WebhookSubscription.active.is_(True)).order_by(WebhookSubscription.id)
     if actor.agency_id is not None:
         stmt = stmt.where(WebhookSubscription.agency_id == actor.agency_id)
     return jsonify({"items": [_subscription_json(s) for s in db_session().scalars(stmt)]})
+
+
+# --- labels ------------------------------------------------------------------------------------------------
+# The label carries the sender's name, phone and address: over the API it is read with ``labels:read`` and
+# only for an order the caller may read (``scoped``); anyone else's item answers 404 like a missing one.
+
+LABEL_READERS = READERS
+
+
+def _label(code: str, fmt: str) -> Response:
+    actor = current_actor()
+    assert actor is not None  # noqa: S101 - api_require ran
+    try:
+        normalized = normalize_item_code(code)
+    except InvalidItemCode as exc:
+        return problem(400, "Bad Request", str(exc), errors={"code": str(exc)})
+    session = db_session()
+    order = session.scalar(scoped(select(Order).where(Order.item_code == normalized), actor))
+    if order is None:
+        return problem(404, "Not Found", "Không có bưu gửi này trong phạm vi của bạn. / No such item in your scope.")
+    svc = services()
+    content = get_label(session, order, fmt, signer=svc.signer, base_url=svc.settings.public_base_url,
+                        tz_name=svc.settings.timezone)
+    resp = Response(content, mimetype=FORMATS[fmt])
+    resp.headers["Content-Disposition"] = f'inline; filename="{order.item_code}.{fmt}"'
+    resp.headers["Cache-Control"] = "private, no-store"  # personal data, fetched with a credential
+    return resp
+
+
+_LABEL_DOC = ("Nhãn A6 (100×150 mm) có mã QR ký số của đơn; chỉ đơn thuộc phạm vi của mã truy cập. / "
+              "The order's A6 label with its signed QR code; only orders within the caller's scope.")
+
+
+@operation(bp, "/api/v1/orders/<code>/label.pdf", method="GET", tags=("orders",), scope="labels:read",
+           roles=tuple(r.value for r in LABEL_READERS), responses={200: None}, produces=(FORMATS["pdf"],),
+           summary="Tải nhãn (PDF) / Download the label as PDF", description=_LABEL_DOC)
+@api_require("labels:read", *LABEL_READERS)
+def label_pdf(code: str) -> Response:
+    """The label as PDF (A6, for thermal and office printers)."""
+    return _label(code, "pdf")
+
+
+@operation(bp, "/api/v1/orders/<code>/label.png", method="GET", tags=("orders",), scope="labels:read",
+           roles=tuple(r.value for r in LABEL_READERS), responses={200: None}, produces=(FORMATS["png"],),
+           summary="Tải nhãn (PNG) / Download the label as PNG", description=_LABEL_DOC)
+@api_require("labels:read", *LABEL_READERS)
+def label_png(code: str) -> Response:
+    """The label as PNG (203 dpi)."""
+    return _label(code, "png")
+
+
+@operation(bp, "/api/v1/orders/<code>/label.svg", method="GET", tags=("orders",), scope="labels:read",
+           roles=tuple(r.value for r in LABEL_READERS), responses={200: None}, produces=(FORMATS["svg"],),
+           summary="Tải nhãn (SVG) / Download the label as SVG", description=_LABEL_DOC)
+@api_require("labels:read", *LABEL_READERS)
+def label_svg(code: str) -> Response:
+    """The label as SVG."""
+    return _label(code, "svg")
+
+
+# --- one webhook subscription: change, pause/resume, delete -------------------------------------------------
+
+
+class SubscriptionPatch(Strict):
+    """What to change in a subscription; fields left out stay as they are."""
+
+    paused: bool | None = Field(default=None, description="true: tạm dừng (sự kiện được giữ lại); false: gửi "
+                                "tiếp, kể cả các sự kiện đã lỡ / true pauses (events are kept), false resumes "
+                                "and re-sends what was missed, oldest first")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    url: str | None = Field(default=None, min_length=8, max_length=500, description="http(s) URL of the receiver")
+    event_kinds: list[str] | None = Field(default=None, description="Empty: every event")
+
+
+def _own_subscription(subscription_id: int, actor: Actor) -> WebhookSubscription | None:
+    """A live subscription the caller may manage: a token bound to an agency, that agency's only."""
+    sub = db_session().get(WebhookSubscription, subscription_id)
+    if sub is None or not sub.active:
+        return None
+    if actor.agency_id is not None and sub.agency_id != actor.agency_id:
+        return None
+    return sub
+
+
+def _no_subscription() -> Response:
+    return problem(404, "Not Found", "Không có đăng ký webhook này trong phạm vi của bạn. / "
+                   "No such subscription in your scope.")
+
+
+@operation(bp, "/api/v1/webhooks/<int:subscription_id>", method="PATCH", tags=("webhooks",),
+           scope="webhooks:manage", roles=tuple(r.value for r in MANAGERS), body=SubscriptionPatch,
+           responses={200: SubscriptionOut},
+           summary="Sửa, tạm dừng hoặc tiếp tục webhook / Change, pause or resume a subscription",
+           description='{"paused": true} holds deliveries; {"paused": false} resumes and re-sends what the '
+                       "subscription missed (also after the automatic pause that follows 5 failures in a row).")
+@api_require("webhooks:manage", *MANAGERS)
+def update_webhook(subscription_id: int, body: SubscriptionPatch) -> Response | tuple[Response, int]:
+    """Change a subscription of the caller's agency; resuming hands what it missed to the workers."""
+    actor = current_actor()
+    assert actor is not None  # noqa: S101 - api_require ran
+    sub = _own_subscription(subscription_id, actor)
+    if sub is None:
+        return _no_subscription()
+    changes = body.model_dump(exclude_unset=True)
+    if not changes or all(v is None for v in changes.values()):
+        return problem(422, "Unprocessable Content", "Không có gì để thay đổi. / Nothing to change.",
+                       errors={"body": "paused, name, url or event_kinds"})
+    unknown = sorted(set(body.event_kinds or []) - {k.value for k in EventKind})
+    if unknown:
+        return problem(422, "Unprocessable Content", "Loại sự kiện không hợp lệ. / Unknown event kinds.",
+                       errors={"event_kinds": ", ".join(unknown)})
+    session = db_session()
+    try:
+        update_subscription(session, sub, name=body.name, url=body.url, event_kinds=body.event_kinds)
+    except WebhookError as exc:
+        return problem(422, "Unprocessable Content", str(exc), errors={"url": str(exc)})
+    if body.paused is True:
+        pause(session, sub.id, f"tạm dừng qua API bởi {actor.name} / paused through the API")
+    elif body.paused is False and sub.paused_at is not None:
+        for delivery_id in replay_subscription(session, sub.id):
+            enqueue(session, "workers.jobs.webhooks.deliver_webhook", queue="webhooks", delivery_id=delivery_id)
+    session.flush()
+    return jsonify(_subscription_json(sub))
+
+
+@operation(bp, "/api/v1/webhooks/<int:subscription_id>", method="DELETE", tags=("webhooks",),
+           scope="webhooks:manage", roles=tuple(r.value for r in MANAGERS), responses={204: None},
+           summary="Hủy đăng ký webhook / Delete a subscription",
+           description="Nothing more is sent, not even deliveries still waiting; the delivery log is kept.")
+@api_require("webhooks:manage", *MANAGERS)
+def delete_webhook(subscription_id: int) -> Response | tuple[Response, int]:
+    """Unsubscribe: the row stays (inactive) so the delivery log keeps its subscription."""
+    actor = current_actor()
+    assert actor is not None  # noqa: S101 - api_require ran
+    sub = _own_subscription(subscription_id, actor)
+    if sub is None:
+        return _no_subscription()
+    unsubscribe(db_session(), sub)
+    return Response(status=204)

@@ -43,6 +43,7 @@ class Operation:
     description: str = ""
     endpoint: str = ""
     extra_responses: dict[int, str] = field(default_factory=dict)
+    produces: tuple[str, ...] = ()  # media types of a file answer (label PDF/PNG/SVG), instead of JSON
 
 
 OPERATIONS: list[Operation] = []
@@ -102,8 +103,13 @@ def operation(
     roles: tuple[str, ...] = (),
     public: bool = False,
     description: str = "",
+    produces: tuple[str, ...] = (),
 ) -> Callable[[F], F]:
-    """Register a JSON API view: validate its body/query with the models, document it in the OpenAPI."""
+    """Register a JSON API view: validate its body/query with the models, document it in the OpenAPI.
+
+    ``produces`` names the media types of an operation that answers with a file: its success responses
+    (declared with ``None`` in ``responses``) are documented as binary content of those types.
+    """
 
     def decorator(view: F) -> F:
         @wraps(view)
@@ -115,7 +121,7 @@ def operation(
         OPERATIONS.append(Operation(
             method=method.lower(), rule=rule, summary=summary, tags=tags, body=body, query=query,
             responses=responses, scope=scope, roles=roles, public=public, description=description,
-            endpoint=f"{bp.name}.{view.__name__}",
+            endpoint=f"{bp.name}.{view.__name__}", produces=produces,
         ))
         return wrapped  # type: ignore[return-value]
 
@@ -177,7 +183,10 @@ def _operation_entry(op: Operation, components: dict[str, Any]) -> dict[str, Any
         entry["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": _schema_ref(op.body, components)}}}
     for status, model in op.responses.items():
-        if model is None:
+        if model is None and op.produces and status < 400:  # noqa: PLR2004 - success statuses carry the file
+            entry["responses"][str(status)] = {"description": "OK", "content": {
+                media: {"schema": {"type": "string", "format": "binary"}} for media in op.produces}}
+        elif model is None:
             entry["responses"][str(status)] = {"description": "OK" if status < 400 else "Error"}  # noqa: PLR2004
         else:
             entry["responses"][str(status)] = {"description": model.__doc__ or model.__name__, "content": {

@@ -178,7 +178,7 @@ class HealthOut(BaseModel):
 class ChecklistItem(BaseModel):
     """One document ticked by the courier against the procedure's checklist."""
 
-    id: int = Field(description="ProcedureDocument id (from GET /api/v1/procedures)")
+    id: int = Field(description="ProcedureDocument id (documents[].id in GET /api/v1/reference/procedures)")
     form: Literal["original", "copy", "certified_copy"]
     quantity: int = Field(ge=1, le=100)
 

@@ -20,9 +20,11 @@ from config.db import utcnow
 from logistics.accounts.models import ApiToken
 from logistics.agencies.models import Agency, PostOffice
 
-# Scopes a token may carry. ``agency:<code>:confirm`` is written with the agency's code.
+# Scopes a token may carry (noun:verb). ``labels:read`` downloads the labels of the orders the token may
+# read; ``reference:read`` reads the reference data (procedures, agencies, administrative units, post offices).
 SCOPES = frozenset({
-    "orders:read", "orders:write", "scans:write", "agency:confirm", "webhooks:manage", "reference:read",
+    "orders:read", "orders:write", "labels:read", "scans:write", "agency:confirm", "webhooks:manage",
+    "reference:read",
 })
 _TOKEN_RE = re.compile(r"^dp_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 DEFAULT_LIFETIME = timedelta(days=365)

@@ -160,6 +160,9 @@ def make_geocoder(gazetteer: Gazetteer, kind: str = "offline", *, nominatim_doma
         options["domain"] = domain.rstrip("/")
         options["scheme"] = scheme or "https"
     nominatim = Nominatim(**options)
+    # geopy logs every query URL at DEBUG, and the query is the citizen's address: keep it out of the logs.
+    geopy_log = logging.getLogger("geopy")
+    geopy_log.setLevel(max(geopy_log.getEffectiveLevel(), logging.INFO))
     # Nominatim's usage policy: at most one request per second; errors are not retried here (we fall back).
     limited = RateLimiter(nominatim.geocode, min_delay_seconds=min_delay_seconds, max_retries=0,
                           swallow_exceptions=False)

@@ -74,9 +74,7 @@ def create_subscription(
     secret: str | None = None,
 ) -> WebhookSubscription:
     """Subscribe ``url`` to the events of ``agency_id``'s dossiers (all agencies when None)."""
-    parsed = urlparse(url)
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-        raise WebhookError(f"URL webhook phải là http(s)://…, không phải {url!r}")
+    parsed = _checked_url(url)
     sub = WebhookSubscription(
         name=name.strip()[:200] or parsed.hostname, url=url, agency_id=agency_id,
         event_kinds=sorted(set(event_kinds or [])), secret=secret or secrets.token_hex(32),
@@ -85,6 +83,42 @@ def create_subscription(
     session.add(sub)
     session.flush()
     return sub
+
+
+def _checked_url(url: str) -> Any:
+    parsed = urlparse(url)
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise WebhookError(f"URL webhook phải là http(s)://…, không phải {url!r}")
+    return parsed
+
+
+def update_subscription(
+    session: Session,
+    sub: WebhookSubscription,
+    *,
+    name: str | None = None,
+    url: str | None = None,
+    event_kinds: list[str] | None = None,
+) -> WebhookSubscription:
+    """Change what is given (None: unchanged); later deliveries go to the new URL, signed with the same secret."""
+    if url is not None:
+        _checked_url(url)
+        sub.url = url
+    if name is not None and name.strip():
+        sub.name = name.strip()[:200]
+    if event_kinds is not None:
+        sub.event_kinds = sorted(set(event_kinds))
+    session.flush()
+    return sub
+
+
+def unsubscribe(session: Session, sub: WebhookSubscription) -> None:
+    """Stop a subscription for good: nothing more is created or sent (waiting deliveries included).
+
+    The row stays, inactive, so the delivery log keeps saying where each attempt went.
+    """
+    sub.active = False
+    session.flush()
 
 
 def _matching(agency_id: int | None) -> Any:
@@ -330,8 +364,9 @@ def replay_delivery(session: Session, delivery_id: int, *, now: datetime | None 
 
 
 def subscriptions(session: Session) -> list[WebhookSubscription]:
-    """Every subscription (operator page)."""
-    return list(session.scalars(select(WebhookSubscription).order_by(WebhookSubscription.id)))
+    """Every live subscription (operator page); unsubscribed ones are gone from it, their log stays."""
+    return list(session.scalars(
+        select(WebhookSubscription).where(WebhookSubscription.active.is_(True)).order_by(WebhookSubscription.id)))
 
 
 def recent_deliveries(

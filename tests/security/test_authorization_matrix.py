@@ -46,11 +46,19 @@ MATRIX: dict[str, object] = {
     **{f"ops.{e}": ("staff", MANAGE) for e in (
         "index", "discard_job", "retry_job", "discard_outbox", "retry_outbox", "pause_webhooks", "replay_webhooks")},
     "api_v1.create_order": ("api", "orders:write", DISPATCH),
+    "api_v1.create_orders_batch": ("api", "orders:write", DISPATCH),
     "api_orders.read_order": ("api", "orders:read", ("dispatcher", "agency_officer", "manager", "admin")),
     "api_orders.cancel_order": ("api", "orders:write", DISPATCH),
     "api_orders.create_webhook": ("api", "webhooks:manage", MANAGE),
     "api_orders.list_webhooks": ("api", "webhooks:manage", MANAGE),
     "api_orders.list_orders": ("api", "orders:read", ("dispatcher", "agency_officer", "manager", "admin")),
+    **{f"api_orders.label_{fmt}": ("api", "labels:read", ("dispatcher", "agency_officer", "manager", "admin"))
+       for fmt in ("pdf", "png", "svg")},
+    "api_orders.update_webhook": ("api", "webhooks:manage", MANAGE),
+    "api_orders.delete_webhook": ("api", "webhooks:manage", MANAGE),
+    "api_agency.handover_record_pdf": ("api", "agency:confirm", OFFICER),
+    **{f"api_reference.{e}": ("api", "reference:read", STAFF_ALL) for e in (
+        "procedures", "agencies", "admin_units", "post_offices")},
     "api_scans.scans": ("api", "scans:write", ("courier", "dispatcher")),
     "api_scans.create_handover": ("api", "scans:write", ("courier", "dispatcher")),
     "api_agency.handover_pdf": ("api", "scans:write", ("agency_officer", "courier", "dispatcher")),
@@ -144,6 +152,8 @@ def test_matrix_holds_for_every_route_and_caller(app, db):  # noqa: ARG001, C901
                 if method == "POST":
                     resp = client.post(path, data={"csrf_token": token}, headers=extra) if not path.startswith(
                         "/api/") else client.post(path, json={}, headers=extra)
+                elif method in {"PATCH", "PUT", "DELETE"}:
+                    resp = client.open(path, method=method, json={}, headers=extra)
                 else:
                     resp = client.get(path, headers=extra)
                 allowed = _expected(MATRIX[rule.endpoint], actor)

@@ -64,3 +64,16 @@ def test_cli_shows_the_secret_once_and_lists_without_it(tmp_path, monkeypatch):
     prefix = secret.split("_")[1]
     assert runner.invoke(main, ["tokens", "revoke", prefix]).exit_code == 0
     assert "revoked" in runner.invoke(main, ["tokens", "list"]).output
+
+
+def test_cli_issues_the_reference_and_labels_scopes(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    runner = CliRunner()
+    runner.invoke(main, ["migrate"], catch_exceptions=False)
+    assert "reference:read" in runner.invoke(main, ["tokens", "create", "--help"]).output
+    created = runner.invoke(main, ["tokens", "create", "--name", "Cổng DVC quốc gia", "--scope", "reference:read",
+                                   "--scope", "labels:read"], catch_exceptions=False)
+    assert created.exit_code == 0, created.output
+    assert "labels:read reference:read" in runner.invoke(main, ["tokens", "list"]).output
+    bad = runner.invoke(main, ["tokens", "create", "--name", "x", "--scope", "reference:write"])
+    assert bad.exit_code != 0 and "reference:write" in bad.output

@@ -20,6 +20,7 @@ from logistics.notifications.providers import Providers, SendError, load_provide
 from logistics.notifications.services import citizen_email, claim, deliver, is_external, mark_failed, plan
 from logistics.notifications.templates import MessageContext, pickup_window, render, template_for
 from logistics.orders.models import Order
+from logistics.text import mask_pii
 from tracking.models import TrackingEvent
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ def send_planned(session: Session, settings: Settings, ids: list[int], providers
             session.rollback()
             mark_failed(session, nid, str(exc))
             failed.append(nid)
-            log.warning("notification %s not sent: %s", nid, exc)
+            log.warning("notification %s not sent: %s", nid, mask_pii(str(exc)))  # gateways quote the number
         else:
             sent += 1
         session.commit()
