@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 
@@ -99,3 +100,30 @@ def mask_pii(text: str) -> str:
     text = _DIGIT_RUN.sub(digits, text)
     text = _GROUPED_PHONE.sub(digits, text)
     return _EMAIL.sub(lambda m: m.group(0)[0] + "***@", text)
+
+
+class PiiMaskingFilter(logging.Filter):
+    """A handler filter masking phone numbers, ID numbers and e-mail addresses in every record it passes.
+
+    The message and the formatted traceback are both masked: an exception's text (a provider's refusal, a
+    database error) is where personal data slips into logs unnoticed.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the record in place; never drops it."""
+        message = record.getMessage()
+        masked = mask_pii(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_pii(record.exc_text)
+        return True
+
+
+def install_log_masking(logger: logging.Logger | None = None) -> None:
+    """Put ``PiiMaskingFilter`` on every handler of ``logger`` (the root logger by default), once each."""
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, PiiMaskingFilter) for f in handler.filters):
+            handler.addFilter(PiiMaskingFilter())

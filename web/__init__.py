@@ -14,6 +14,7 @@ from config.db import Database
 from config.queue import Relay
 from config.settings import Settings
 from logistics.labels.signing import LabelSigner
+from logistics.text import install_log_masking
 from web.audit import install_audit
 from web.auth import check_csrf, current_user, staff_links
 from web.context import Services
@@ -33,6 +34,7 @@ def create_app(settings: Settings | None = None, *, db: Database | None = None,
     """
     settings = settings or Settings.from_env()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()  # phones, ID numbers and e-mails never reach the logs, tracebacks included
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,

@@ -24,7 +24,7 @@ from tracking.agency import (
     request_supplement,
 )
 from tracking.delivery import tracking_key
-from tracking.errors import NotPermitted, TrackingError
+from tracking.errors import NotFound, NotPermitted, TrackingError
 from tracking.handover_pdf import record_number, render_handover_pdf
 from tracking.models import AgencyReceipt
 from tracking.portal import PORTAL_TEXT, portal_status
@@ -72,10 +72,17 @@ def _dossier_json(code: str) -> dict[str, Any]:
     }
 
 
-def _scoped_record(record_id: int) -> Any:
+def _scoped_record(record_id: int, *, reading: bool = False) -> Any:
+    """A record of the caller's agency.
+
+    Reading another agency's record answers like a missing one (nothing to probe); acting on it is refused
+    as not permitted.
+    """
     record = get_record(db_session(), record_id)
     actor = tracking_actor()
     if actor.agency_id != record.agency_id:
+        if reading:
+            raise NotFound(f"Không có biên bản số {record_id}. / No hand-over record {record_id}.")
         raise NotPermitted("Biên bản của cơ quan khác. / A record of another agency.")
     return record
 
@@ -87,7 +94,7 @@ def _scoped_record(record_id: int) -> Any:
 def handover(record_id: int) -> Response | tuple[Response, int]:
     """A hand-over record of the caller's agency."""
     try:
-        return jsonify(record_json(_scoped_record(record_id)))
+        return jsonify(record_json(_scoped_record(record_id, reading=True)))
     except TrackingError as exc:
         return tracking_problem(exc)
 
@@ -106,9 +113,10 @@ def handover_pdf(record_id: int) -> Response:
     actor = tracking_actor()
     allowed = actor.agency_id == record.agency_id or (
         actor.post_office_id is not None and actor.post_office_id == record.post_office_id)
-    if not allowed:
+    if not allowed:  # answered like a missing record: another unit's records cannot be probed
         release_session()
-        return problem(403, "Forbidden", "Biên bản của đơn vị khác. / A record of another unit.")
+        return problem(404, "Not Found", "Không có biên bản này trong phạm vi của bạn. / No such record in your "
+                       "scope.")
     pdf = render_handover_pdf(session, record, services().settings.timezone)
     resp = Response(pdf, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = f'inline; filename="{record_number(record)}.pdf"'

@@ -18,6 +18,7 @@ from typing import Any
 from config.db import Database
 from config.queue import QUEUES, Relay, json_serializer, rq_queue, run_message
 from config.settings import Settings
+from logistics.text import install_log_masking
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ def run_worker(
     from workers.schedule import ScheduleThread  # noqa: PLC0415
 
     _state["settings"] = settings
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()  # a failed job's traceback may quote a phone number or an ID number
     # Import every job module and build the engine now, in the parent (no query runs): a forked work horse
     # inherits them instead of paying for them on every job, and drops the inherited pool before its first query.
     _context()
@@ -110,6 +113,7 @@ def main() -> None:
     import sys  # noqa: PLC0415
 
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "WARNING"))
+    install_log_masking()
     args = sys.argv[1:]
     burst = "--burst" in args
     fork = "--fork" in args

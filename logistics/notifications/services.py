@@ -27,6 +27,7 @@ from logistics.notifications.models import (
     SmsMessage,
 )
 from logistics.notifications.providers import Providers, SendError
+from logistics.text import mask_pii
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MESSAGE_ID_DOMAIN = "dossierpost.vn"
@@ -114,10 +115,10 @@ def deliver(session: Session, notification_id: int, providers: Providers, *, now
     if note is None or note.status != NotificationStatus.SENDING:
         return
     if note.channel == NotificationChannel.SMS:
-        note.provider = providers.sms.name
-        note.provider_ref = providers.sms.send_sms(
-            session, notification_id=note.id, phone=note.recipient, text=note.body
-        )
+        # The provider may flush (the SMS outbox row needs its id): the message's own columns are set after,
+        # so they go out in one UPDATE with the status instead of two.
+        ref = providers.sms.send_sms(session, notification_id=note.id, phone=note.recipient, text=note.body)
+        note.provider, note.provider_ref = providers.sms.name, ref
     elif note.channel == NotificationChannel.EMAIL:
         if providers.email is None:
             _finish(note, NotificationStatus.SKIPPED, now, error="SMTP_URL chưa cấu hình")
@@ -136,7 +137,7 @@ def _finish(note: Notification, status: NotificationStatus, now: datetime | None
     note.status = status
     note.sent_at = (now or utcnow()) if status == NotificationStatus.SENT else None
     note.lease_until = None
-    note.last_error = error
+    note.last_error = mask_pii(error) if error else error
 
 
 def is_external(note: Notification, providers: Providers) -> bool:
@@ -151,7 +152,7 @@ def mark_failed(session: Session, notification_id: int, error: str) -> None:
     session.execute(
         update(Notification)
         .where(Notification.id == notification_id, Notification.status == NotificationStatus.SENDING)
-        .values(status=NotificationStatus.FAILED, lease_until=None, last_error=error[:2000])
+        .values(status=NotificationStatus.FAILED, lease_until=None, last_error=mask_pii(error)[:2000])
     )
 
 

@@ -126,8 +126,9 @@ def test_officers_act_only_within_their_agency(app, client):
     login(officer, stranger)
     assert officer.post(f"/api/v1/agency/handovers/{record['id']}/items/{ctx['code']}/confirm",
                         json={}).status_code == 403
-    assert officer.get(f"/api/v1/agency/handovers/{record['id']}").status_code == 403
-    assert officer.get(record["pdf"]).status_code == 403
+    # Reading another agency's record answers like a missing one; acting on it is refused.
+    assert officer.get(f"/api/v1/agency/handovers/{record['id']}").status_code == 404
+    assert officer.get(record["pdf"]).status_code == 404
     refused = officer.post(f"/api/v1/agency/handovers/{record['id']}/items/{ctx['code']}/refuse",
                            json={"reason_code": "damaged"})
     assert refused.status_code == 403
