@@ -72,6 +72,11 @@ def utcnow() -> datetime:
     return played if played is not None else datetime.now(UTC)
 
 
+def wall_clock() -> datetime:
+    """The machine's time in UTC, even inside ``clock_at``: for infrastructure rows (the outbox's lag)."""
+    return datetime.now(UTC)
+
+
 @contextmanager
 def clock_at(at: datetime) -> Iterator[None]:
     """Demo and simulation only: make ``utcnow()`` answer ``at`` (aware) in this context for the block."""
@@ -170,4 +175,4 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Base", "Database", "UTCDateTime", "clock_at", "make_engine", "utcnow"]
+__all__ = ["Base", "Database", "UTCDateTime", "clock_at", "make_engine", "utcnow", "wall_clock"]

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, Index, Integer, String, Text, event, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from config.db import Base, Database, UTCDateTime, utcnow
+from config.db import Base, Database, UTCDateTime, utcnow, wall_clock
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -125,7 +125,8 @@ class OutboxMessage(Base):
     queue: Mapped[str] = mapped_column(String(40))
     args: Mapped[dict[str, Any]] = mapped_column(JSON)
     dedup_key: Mapped[str | None] = mapped_column(String(200), unique=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The machine's time even when demo data is played at past times: the relay's lag is real.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=wall_clock)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -220,10 +221,12 @@ def run_message(db: Database, settings: Settings, message_id: int) -> bool:
                 return True
             job = msg.job
             resolve_job(job)(session, settings, **dict(msg.args))
+            # A Core UPDATE of the table: the ORM-enabled form costs ~0.2 ms more on every job (bench_workers).
+            outbox = OutboxMessage.__table__.c
             session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == message_id)
-                .values(done_at=utcnow(), attempts=OutboxMessage.attempts + 1, last_error=None)
+                update(OutboxMessage.__table__)  # type: ignore[arg-type]
+                .where(outbox.id == message_id)
+                .values(done_at=utcnow(), attempts=outbox.attempts + 1, last_error=None)
             )
     except Exception:
         log.exception("outbox job %s (message %s) failed", job, message_id)
@@ -235,6 +238,21 @@ def run_message(db: Database, settings: Settings, message_id: int) -> bool:
             )
         return False
     return True
+
+
+def run_pending(db: Database, settings: Settings, *, queue: str | None = None) -> int:
+    """Run the pending outbox messages (of ``queue``) in this process now, whatever the backend; how many ran.
+
+    For commands that must leave their consequences done when they return (``seed --demo`` renders the demo's
+    labels before the server starts). Jobs are idempotent: a relay or worker handed the same message later
+    finds it done and skips it.
+    """
+    with db.unit_of_work() as session:
+        query = select(OutboxMessage.id).where(OutboxMessage.done_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+        if queue is not None:
+            query = query.where(OutboxMessage.queue == queue)
+        ids = list(session.scalars(query.order_by(OutboxMessage.id)))
+    return sum(1 for message_id in ids if run_message(db, settings, message_id))
 
 
 def claim_pending(

@@ -51,14 +51,57 @@ def seed(demo: bool) -> None:
     click.echo("reference data: " + ", ".join(f"{k}={v}" for k, v in counts.items())
                + f" ({time.perf_counter() - started:.1f}s)")
     if demo:
+        from config.queue import run_pending  # noqa: PLC0415
         from tracking.demo import DEMO_PASSWORD, seed_demo  # noqa: PLC0415
 
+        started = time.perf_counter()
         with db.unit_of_work() as session:
-            accounts = seed_demo(session, indicator=settings.s10_service_indicator)
+            accounts = seed_demo(session, indicator=settings.s10_service_indicator, settings=settings)
+        labels = run_pending(db, settings, queue="labels")  # labels ready to print before the server starts
+        click.echo(f"demo data: {time.perf_counter() - started:.1f}s ({labels} label job(s) run)")
         click.echo("\nDemo accounts (demo mode only) — mật khẩu / password: " + DEMO_PASSWORD)
         for acc in accounts:
             click.echo(f"  {acc.username:<10} {acc.role.value:<15} {acc.scope}")
     db.dispose()
+
+
+@main.command("simulate")
+@click.option("--bookings", default=200, show_default=True, help="Bookings of the day.")
+@click.option("--seed", "seed_value", default=1, show_default=True, help="Random seed (same seed, same choices).")
+@click.option("--day", default=None, help="Working day to play, YYYY-MM-DD, in the past [previous working day].")
+@click.option("--yes", is_flag=True, help="Also on a database that is not in demo mode (never in production).")
+def simulate_cmd(bookings: int, seed_value: int, day: str | None, yes: bool) -> None:
+    """Play a working day through the real services: bookings, runs, scans, the agency desk, deliveries."""
+    from datetime import date  # noqa: PLC0415
+
+    import config.models  # noqa: F401, PLC0415
+    from config.db import Database  # noqa: PLC0415
+    from tracking.simulate import SimulationError, simulate  # noqa: PLC0415
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException("Không mô phỏng trong môi trường production. / Never in production.")
+    if not settings.demo and not yes:
+        raise click.ClickException("Chỉ ở chế độ demo (DOSSIERPOST_DEMO=1), hoặc thêm --yes để ghi vào cơ sở dữ "
+                                   "liệu này. / Demo mode only, or --yes to write to this database.")
+    if bookings < 1:
+        raise click.ClickException("--bookings must be at least 1")
+    try:
+        played_day = date.fromisoformat(day) if day else None
+    except ValueError as exc:
+        raise click.ClickException(f"--day: {exc}") from exc
+    db = Database(settings.database_url)
+    try:
+        with db.unit_of_work() as session:
+            summary = simulate(session, settings, bookings=bookings, seed=seed_value, day=played_day,
+                               checkpoint=session.commit)
+    except SimulationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        db.dispose()
+    for line in summary.lines():
+        click.echo(line)
+    click.echo("labels and notifications: outbox jobs, run by the web process (or `make worker` with Redis)")
 
 
 @main.command("create-user")

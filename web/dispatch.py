@@ -27,9 +27,11 @@ from logistics.routing.gazetteer import load_gazetteer
 from logistics.routing.runs import ACTION_TEXT, plan_run, saved_run
 from logistics.routing.runsheet import render_run_sheet
 from logistics.routing.services import RoutingPolicy
+from tracking.actors import Actor
 from tracking.models import EventKind
+from tracking.operations import assign_courier
 from tracking.services import append_event, book_pickups
-from tracking.states import TransitionRefused, next_state
+from tracking.states import TransitionRefused
 from web.auth import current_user, register_staff_link, roles_required
 from web.context import db_session, services
 from web.i18n import gettext as _
@@ -161,16 +163,7 @@ def order_detail(code: str) -> str:
 
 
 def _assign(order: Order, courier: User, user: User) -> None:
-    try:
-        state = next_state(order.leg, order.state, EventKind.ASSIGNED)
-    except TransitionRefused:
-        state = order.state  # a re-assignment of an item already in the courier's hands keeps its state
-        if order.state not in ASSIGNABLE_STATES:
-            raise
-    order.courier_id = courier.id
-    append_event(db_session(), order, EventKind.ASSIGNED, state, actor_role=user.role.value, actor_id=user.id,
-                 actor_name=user.full_name, post_office_id=order.post_office_id,
-                 note=f"Phân công bưu tá {courier.full_name}")
+    assign_courier(db_session(), order, courier, actor=Actor.from_user(user))
 
 
 @bp.get("/assign")

@@ -14,11 +14,12 @@ from logistics.labels.errors import InvalidItemCode
 from logistics.labels.s10 import normalize_item_code
 from logistics.labels.services import FORMATS, get_label
 from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
-from logistics.orders.models import Channel, Order
+from logistics.orders.models import Channel
 from logistics.orders.services import get_order
 from logistics.routing.services import RoutingPolicy
 from logistics.text import collation_key
-from tracking.public import personal_details, phone_matches, public_tracking
+from tracking.demo import showcase_order
+from tracking.public import personal_details, phone_matches, public_order, public_tracking
 from tracking.services import book_pickup
 from web.context import db_session, services
 from web.i18n import gettext as _
@@ -32,7 +33,7 @@ def home() -> str:
     """Search box, booking link, and (in demo mode) an example shipment."""
     example = None
     if services().settings.demo:
-        order = db_session().scalar(select(Order).order_by(Order.id.desc()).limit(1))
+        order = showcase_order(db_session())  # a dossier with both legs' stories on its public page
         if order is not None:
             example = services().signer.tracking_url("", order.item_code)
     return render_template("home.html", example=example)
@@ -63,7 +64,7 @@ MAX_VERIFIED = 20
 def _track_page(normalized: str, sig: str | None, *, verify_error: str | None = None,
                 status: int = 200) -> str | tuple[str, int]:
     try:
-        order = get_order(db_session(), normalized)
+        order = public_order(db_session(), normalized)
     except OrderNotFound:
         return render_template(
             "error.html", title=_("Không tìm thấy bưu gửi"),
