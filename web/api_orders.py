@@ -33,9 +33,10 @@ from logistics.webhooks.services import (
     update_subscription,
 )
 from tracking.models import EventKind, TrackingEvent
-from tracking.services import append_event
-from tracking.states import can_transition
+from tracking.operations import cancel_leg
+from tracking.states import TransitionRefused
 from web.api_auth import Actor, api_require, current_actor
+from web.api_scans import tracking_actor
 from web.api_v1 import order_json
 from web.context import db_session, services
 from web.errors import problem
@@ -198,12 +199,11 @@ def cancel_order(code: str, body: CancelIn) -> Response | tuple[Response, int]:
     order = session.scalar(scoped(select(Order).where(Order.item_code == normalized), actor))
     if order is None:
         return problem(404, "Not Found", "Không có bưu gửi này trong phạm vi của bạn. / No such item in your scope.")
-    if not can_transition(order.leg, order.state, EventKind.CANCELLED):
+    try:
+        cancel_leg(session, order, actor=tracking_actor(actor), reason=body.reason)
+    except TransitionRefused:
         return problem(409, "Conflict", f"Không thể hủy ở trạng thái '{order.state.value}'. / "
                        f"Cannot cancel in state '{order.state.value}'.", state=order.state.value)
-    append_event(session, order, EventKind.CANCELLED, OrderState.CANCELLED,
-                 actor_role="api" if actor.kind == "token" else actor.role, actor_id=actor.actor_id,
-                 actor_name=actor.name, note=body.reason)
     return jsonify(order_json(order))
 
 
