@@ -95,7 +95,21 @@ def _matrix(points: list[Point]) -> list[list[float]]:
 
 
 def order_stops(depot: Point, points: list[Point]) -> list[int]:
-    """Visiting order (indices into ``points``) of a short closed tour from ``depot``: NN + 2-opt."""
+    """Visiting order (indices into ``points``) of a short closed tour from ``depot``: NN + 2-opt.
+
+    Stops at the same point (one address, or one commune's centroid for addresses not geocoded) are one
+    place to the tour and visited together, in creation order: a busy courier's 300 items in a few dozen
+    places cost a few dozen squared distances, not 300 squared (geodesic distances are ~40 µs each).
+    """
+    places: dict[Point, list[int]] = {}
+    for i, point in enumerate(points):
+        places.setdefault(point, []).append(i)
+    unique = list(places)
+    return [i for place in _tour(depot, unique) for i in places[unique[place]]]
+
+
+def _tour(depot: Point, points: list[Point]) -> list[int]:
+    """Visiting order of distinct ``points``: nearest neighbour from the depot, then 2-opt."""
     if len(points) <= 1:
         return list(range(len(points)))
     pts = [depot, *points]

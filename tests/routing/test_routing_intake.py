@@ -115,6 +115,23 @@ def test_two_opt_beats_creation_order_on_a_zigzag():
     assert planned == min(planned, route_length(depot, sorted(points)))
 
 
+def test_stops_at_one_place_are_visited_together_and_many_stops_plan_fast():
+    depot = (9.0, 105.0)
+    places = [(9.0 + 0.02 * k, 105.0 + 0.01 * (k % 3)) for k in (5, 1, 4, 2, 6, 3, 8, 7)]
+    points = [places[(i * 5) % len(places)] for i in range(400)]  # 400 items at 8 places, interleaved
+    order = order_stops(depot, points)
+    assert sorted(order) == list(range(400))
+    visited = [points[i] for i in order]
+    # Each place is visited once: its items are consecutive, in creation order.
+    runs = [p for k, p in enumerate(visited) if k == 0 or visited[k - 1] != p]
+    assert sorted(runs) == sorted(places)
+    for place in places:
+        items = [i for i in order if points[i] == place]
+        assert items == sorted(items)
+    assert route_length(depot, runs) == route_length(depot, visited)
+    assert route_length(depot, runs) <= route_length(depot, places)
+
+
 def test_a_couriers_run_is_shorter_than_creation_order_and_prints(db_session):
     office, orders = _office_orders(db_session, 9, "98500")
     courier = make_user(db_session, Role.COURIER, post_office_code=office.code, full_name="Nguyễn Văn Tới")
