@@ -5,16 +5,18 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Final
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload, lazyload
 
 from logistics.agencies.models import Agency, PostOffice
-from logistics.orders.models import Leg, Order, OrderState
+from logistics.orders.errors import OrderNotFound
+from logistics.orders.models import Dossier, Leg, Order, OrderState
 from logistics.text import mask_name
 from tracking.delivery import FAILURE_TEXT, FailureReason
 from tracking.models import AgencyReceipt, EventKind, TrackingEvent
-from tracking.portal import PORTAL_TEXT, PortalStatus, portal_status
+from tracking.portal import PORTAL_TEXT, PortalStatus, derive_portal_status
 
 PHONE_DIGITS = 4
 
@@ -122,32 +124,62 @@ def _reason(ev: TrackingEvent) -> str | None:
     return None
 
 
+# What the public view reads of an order: its dossier with the procedure and agency (names only shown), nothing
+# else (no post office, no administrative units, no checklist), in one statement.
+_PUBLIC_LOAD: Final = (
+    lazyload("*"),
+    joinedload(Order.dossier).lazyload("*"),
+    joinedload(Order.dossier).joinedload(Dossier.procedure).lazyload("*"),
+    joinedload(Order.dossier).joinedload(Dossier.agency).lazyload("*"),
+)
+
+
+def public_order(session: Session, item_code: str) -> Order:
+    """The order with this (normalised) code, loaded for ``public_tracking``; ``OrderNotFound`` otherwise.
+
+    ``logistics.orders.services.get_order`` loads everything an order page may need (eight tables and the
+    procedure's checklist, two statements); the public view needs three of them.
+    """
+    order = session.scalar(select(Order).where(Order.item_code == item_code).options(*_PUBLIC_LOAD))
+    if order is None:
+        raise OrderNotFound(item_code)
+    return order
+
+
 def public_tracking(session: Session, order: Order) -> PublicTracking:
-    """The public view of the dossier that ``order`` belongs to (both legs), using indexed reads only."""
+    """The public view of the dossier that ``order`` belongs to (both legs), using indexed reads only.
+
+    One statement reads every leg with its events (``uq_orders_dossier_id_leg``, then
+    ``ix_tracking_events_order_id_id``); the portal status is derived from what it read.
+    """
     dossier = order.dossier
-    legs: list[PublicLeg] = []
-    for leg_order in session.scalars(select(Order).where(Order.dossier_id == dossier.id).order_by(Order.id)):
-        rows = session.execute(
-            select(TrackingEvent, PostOffice.name, Agency.name)
-            .outerjoin(PostOffice, PostOffice.id == TrackingEvent.post_office_id)
-            .outerjoin(Agency, Agency.id == TrackingEvent.agency_id)
-            .where(TrackingEvent.order_id == leg_order.id)
-            .order_by(TrackingEvent.id)
-        ).all()
-        events = [
-            PublicEvent(ev.kind, EVENT_TEXT[ev.kind], ev.upu_code, ev.server_time,
-                        _place(ev, office_name, agency_name), _reason(ev))
-            for ev, office_name, agency_name in rows
-        ]
-        legs.append(PublicLeg(leg_order.item_code, leg_order.leg, LEG_TEXT[leg_order.leg], leg_order.state,
-                              STATE_TEXT[leg_order.state], events))
+    rows = session.execute(
+        select(Order.id, Order.item_code, Order.leg, Order.state, TrackingEvent, PostOffice.name, Agency.name)
+        .outerjoin(TrackingEvent, TrackingEvent.order_id == Order.id)
+        .outerjoin(PostOffice, PostOffice.id == TrackingEvent.post_office_id)
+        .outerjoin(Agency, Agency.id == TrackingEvent.agency_id)
+        .where(Order.dossier_id == dossier.id)
+        .order_by(Order.id, TrackingEvent.id)
+    ).all()
+    legs: dict[int, PublicLeg] = {}
+    for order_id, item_code, leg, state, ev, office_name, agency_name in rows:
+        if order_id not in legs:
+            legs[order_id] = PublicLeg(item_code, leg, LEG_TEXT[leg], state, STATE_TEXT[state], [])
+        if ev is not None:
+            legs[order_id].events.append(PublicEvent(ev.kind, EVENT_TEXT[ev.kind], ev.upu_code, ev.server_time,
+                                                     _place(ev, office_name, agency_name), _reason(ev)))
+    states = {leg.leg: leg.state for leg in legs.values()}
+    status = derive_portal_status(  # as ``portal_status`` answers, from the rows already read
+        states.get(Leg.PICKUP), states.get(Leg.RESULT),
+        result_recorded=any(e.kind == EventKind.RESULT_READY for leg in legs.values() if leg.leg == Leg.PICKUP
+                            for e in leg.events))
     return PublicTracking(
         item_code=order.item_code,
         applicant=mask_name(dossier.applicant_name),
         procedure=dossier.procedure.name,
         agency=dossier.agency.name,
-        legs=legs,
-        portal_status=(status := portal_status(session, dossier)),
+        legs=list(legs.values()),
+        portal_status=status,
         portal_text=PORTAL_TEXT[status],
     )
 

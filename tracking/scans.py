@@ -17,6 +17,7 @@ changes nothing; in a batch a bad scan never sinks the good ones.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import exists, false, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defaultload
 from sqlalchemy.orm.exc import StaleDataError
@@ -40,7 +41,7 @@ from tracking import delivery
 from tracking.actors import Actor
 from tracking.errors import ScanRefused
 from tracking.models import EventKind, RefusedScan, TrackingEvent
-from tracking.services import append_event
+from tracking.services import append_event, head_subquery, remember_head
 from tracking.states import TransitionRefused, next_state
 
 MAX_BATCH: Final = 500
@@ -52,6 +53,7 @@ _SEAL_RE: Final = re.compile(r"[A-Za-z0-9-]{4,30}")
 _DIGITS4_RE: Final = re.compile(r"\d{4}")
 _LAZY_DOCUMENTS: Final = defaultload(Order.dossier).defaultload(Dossier.procedure).lazyload(Procedure.documents)
 _CODE_RE: Final = re.compile(r"\d{6}")
+_SCANNED: Final = "tracking.scanned_orders"  # session.info: item code -> order, for repeat scans in a batch
 
 # What each role may scan; hand-over to an agency goes through the hand-over record (tracking.agency).
 SCANNABLE: Final[dict[str, frozenset[EventKind]]] = {
@@ -137,6 +139,13 @@ def _refuse(code: str, message: str, **kw: Any) -> _Refusal:
 
 
 def _replay(session: Session, key: str) -> ScanOutcome | None:
+    # One round trip answers the usual case, a new key; the outcome of a known one is loaded after.
+    known = session.execute(union_all(
+        select(TrackingEvent.id).where(TrackingEvent.idempotency_key == key),
+        select(RefusedScan.id).where(RefusedScan.idempotency_key == key),
+    )).first()
+    if known is None:
+        return None
     row = session.execute(
         select(TrackingEvent, Order.item_code).join(Order, Order.id == TrackingEvent.order_id)
         .where(TrackingEvent.idempotency_key == key)
@@ -158,8 +167,15 @@ def _replay(session: Session, key: str) -> ScanOutcome | None:
 # --- parsing ---------------------------------------------------------------------------------------------
 
 
-def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext) -> tuple[Order, bool]:
-    """The scanned order and whether its code was typed (no signature to check)."""
+class _KnownKey(Exception):  # noqa: N818 - a signal, not an error
+    """Internal: the scan's idempotency key is already recorded (found while reading the item)."""
+
+
+def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext, *, key: str | None = None) -> tuple[Order, bool]:
+    """The scanned order and whether its code was typed (no signature to check).
+
+    With ``key``, the same statement also tells whether that idempotency key is already recorded (``_KnownKey``).
+    """
     qr, typed = raw.get("qr"), raw.get("item_code")
     source = qr if isinstance(qr, str) and qr.strip() else typed
     if not isinstance(source, str) or not source.strip():
@@ -172,15 +188,24 @@ def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext) -> tuple[O
     if not was_typed and not ctx.signer.verify(code, sig):
         raise _refuse("bad_signature", "Chữ ký trên mã QR không hợp lệ: nhãn giả hoặc in sai. / "
                       "The QR signature is missing or invalid (forged or misprinted label).")
-    order_id = session.scalar(select(Order.id).where(Order.item_code == code))
-    if order_id is None:
-        raise _refuse("unknown_item", f"Không có bưu gửi mang mã {code}. / No item has code {code}.")
-    # ``get`` answers from the identity map within a batch; the checklist loads only for a collection.
-    order = session.get(Order, order_id, options=[_LAZY_DOCUMENTS])
-    if order is None:  # deleted between the two statements
-        raise _refuse("unknown_item", f"Không có bưu gửi mang mã {code}. / No item has code {code}.")
-    # The identity map holds objects weakly: keep the batch's orders alive so repeat scans skip the load.
-    session.info.setdefault("tracking.scanned_orders", {})[order.id] = order
+    # A repeat scan of an item in a batch answers from the session (the identity map holds objects weakly: keep
+    # the batch's orders here). Otherwise one statement reads the order with its dossier (the checklist loads
+    # only for a collection), the row's version and the head of its hash chain, so ``append_event`` need not
+    # look the head up again.
+    scanned: dict[str, Order] = session.info.setdefault(_SCANNED, {})
+    order = scanned.get(code)
+    if order is None:
+        known = (or_(exists().where(TrackingEvent.idempotency_key == key),
+                     exists().where(RefusedScan.idempotency_key == key)) if key is not None else false())
+        row = session.execute(select(Order, Order.version, head_subquery(), known).where(Order.item_code == code)
+                              .options(_LAZY_DOCUMENTS)).first()
+        if row is None:
+            raise _refuse("unknown_item", f"Không có bưu gửi mang mã {code}. / No item has code {code}.")
+        order, version, head, key_known = row
+        if key_known:
+            raise _KnownKey
+        remember_head(session, order.id, version, head)
+        scanned[code] = order
     return order, was_typed
 
 
@@ -401,8 +426,8 @@ def _after(session: Session, order: Order, kind: EventKind, *, previous: OrderSt
 
 
 def _record(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: ScanContext, key: str | None,
-            now: datetime) -> ScanOutcome:
-    order, typed = _item(session, raw, ctx)
+            now: datetime, check_key: bool = False) -> ScanOutcome:
+    order, typed = _item(session, raw, ctx, key=key if check_key else None)
     kind = _kind(raw, actor)
     device_time = parse_device_time(raw.get("device_time"), ctx.tz)
     lat, lon = _coord(raw, "lat", 90), _coord(raw, "lon", 180)
@@ -491,20 +516,25 @@ def record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: 
         refusal = _refuse("idempotency_key_required", "Cần khóa chống trùng (8–100 ký tự, vd. UUID). / An "
                           "idempotency_key (8-100 characters, e.g. a UUID) is required.")
         return _log_refusal(session, raw, actor, refusal, key=None, order=_order_of(session, raw), ctx=ctx)
-    replay = _replay(session, key) if known_keys is None or key in known_keys else None
+    # A batch looked its keys up at once; a single scan's key is looked up by the statement that reads its item
+    # (``_item``), or below when the scan is refused before that.
+    single = known_keys is None
+    replay = _replay(session, key) if known_keys is not None and key in known_keys else None
     if replay is not None:
         return replay
     try:
         with session.begin_nested():
-            return _record(session, raw, actor, ctx=ctx, key=key, now=now or utcnow())
+            return _record(session, raw, actor, ctx=ctx, key=key, now=now or utcnow(), check_key=single)
+    except _KnownKey:
+        order, refusal = None, _refuse("conflict", "")
     except _Refusal as exc:
         refusal, order = exc, exc.order or _order_of(session, raw)
     except (StaleDataError, IntegrityError):
         # Another scan moved this item first (version check), or replayed this key at the same moment.
         order = None
         refusal = _refuse("conflict", "")
-    # The same key may have been recorded by a concurrent replay since the check above: answer with it.
-    replay = _replay(session, key) if refusal.code in {"invalid_transition", "conflict"} else None
+    # A replay (or the same key recorded by a concurrent request meanwhile): answer with the original outcome.
+    replay = _replay(session, key) if single or refusal.code in {"invalid_transition", "conflict"} else None
     if replay is not None:
         return replay
     if refusal.code == "conflict":
@@ -560,4 +590,28 @@ def record_scans(session: Session, raws: Sequence[Any], *, actor: Actor, ctx: Sc
         raise ScanRefused(f"Tối đa {MAX_BATCH} lượt quét mỗi lần gửi. / At most {MAX_BATCH} scans per batch.",
                           code="batch_too_large")
     known = _known_keys(session, raws)
+    _preload(session, raws)
     return [record_scan(session, raw, actor=actor, ctx=ctx, now=now, known_keys=known) for raw in raws]
+
+
+def _preload(session: Session, raws: Sequence[Any]) -> None:
+    """Read every item of a batch in one statement (with versions and chain heads) for ``_item`` to answer from.
+
+    Only a cache: each scan is still parsed, verified and checked on its own; a code that does not parse or is
+    not found here is looked up (and refused) by ``_item`` as usual.
+    """
+    codes: set[str] = set()
+    for raw in raws:
+        source = (raw.get("qr") or raw.get("item_code")) if isinstance(raw, Mapping) else None
+        if isinstance(source, str) and not has_control_chars(source):
+            with contextlib.suppress(InvalidItemCode):
+                codes.add(parse_tracking_url(source)[0])
+    scanned: dict[str, Order] = session.info.setdefault(_SCANNED, {})
+    codes -= scanned.keys()
+    if not codes:
+        return
+    rows = session.execute(select(Order, Order.version, head_subquery()).where(Order.item_code.in_(codes))
+                           .options(_LAZY_DOCUMENTS))
+    for order, version, head in rows:
+        remember_head(session, order.id, version, head)
+        scanned[order.item_code] = order

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, event, select
 from sqlalchemy.orm import Session
 
 from config.db import utcnow
@@ -31,6 +31,44 @@ def last_event(session: Session, order_id: int) -> TrackingEvent | None:
     return session.scalar(
         select(TrackingEvent).where(TrackingEvent.order_id == order_id).order_by(TrackingEvent.id.desc()).limit(1)
     )
+
+
+# Chain heads this transaction knows, by (order id, order version): the hash an order's next event links to.
+# Keyed by the version the row had when the head was read or written, so an entry is only used while the order
+# is at exactly that version (a concurrent append bumps the version and fails our flush anyway); forgotten on
+# any rollback, savepoints included, and at commit. Saves the head lookup for every event after the first of an
+# order in a transaction (a scan batch), and for the first when the caller read the head with the order.
+_HEADS: Final = "tracking.chain_heads"
+
+
+def head_subquery() -> ScalarSelect[str]:
+    """A correlated subquery for the hash of ``Order``'s last event, to read with the order in one statement."""
+    return (select(TrackingEvent.hash).where(TrackingEvent.order_id == Order.id)
+            .order_by(TrackingEvent.id.desc()).limit(1).scalar_subquery())
+
+
+def remember_head(session: Session, order_id: int, version: int, head_hash: str | None) -> None:
+    """Record that at ``version`` the order's chain ends with ``head_hash`` (None: no event yet)."""
+    session.info.setdefault(_HEADS, {})[(order_id, version)] = head_hash or GENESIS_HASH
+
+
+def chain_head(session: Session, order: Order) -> str:
+    """The hash the order's next event links to: known to this transaction for the order's version, else read."""
+    known: str | None = session.info.get(_HEADS, {}).get((order.id, order.version))
+    if known is not None:
+        return known
+    previous = last_event(session, order.id)
+    return previous.hash if previous else GENESIS_HASH
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_heads_on_rollback(session: Session, _previous: object) -> None:
+    session.info.pop(_HEADS, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_heads_on_commit(session: Session) -> None:
+    session.info.pop(_HEADS, None)
 
 
 def append_event(
@@ -60,9 +98,9 @@ def append_event(
     The caller has checked the transition; the order row's version column makes a concurrent second
     writer fail at flush instead of silently forking the chain.
     """
-    previous = None if first or order.id is None else last_event(session, order.id)
+    prev_hash = GENESIS_HASH if first or order.id is None else chain_head(session, order)
     ev = _chained(
-        order, kind, state_after, prev_hash=previous.hash if previous else GENESIS_HASH, server_time=utcnow(),
+        order, kind, state_after, prev_hash=prev_hash, server_time=utcnow(),
         actor_role=actor_role, actor_id=actor_id, actor_name=actor_name, post_office_id=post_office_id,
         agency_id=agency_id, lat=lat, lon=lon, device_time=device_time, reason_code=reason_code, note=note,
         idempotency_key=idempotency_key, clock_skew_s=clock_skew_s, clock_skew_flag=clock_skew_flag,
@@ -74,6 +112,7 @@ def append_event(
     order.updated_at = ev.server_time
     session.add(ev)
     session.flush()
+    remember_head(session, order.id, order.version, ev.hash)  # the flush bumped the version
     event_recorded(session, order, ev)
     return ev
 

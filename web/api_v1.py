@@ -14,9 +14,8 @@ from logistics.labels.errors import InvalidItemCode
 from logistics.labels.s10 import normalize_item_code
 from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
 from logistics.orders.models import Channel, Order, OrderState
-from logistics.orders.services import get_order
 from logistics.routing.services import RoutingPolicy
-from tracking.public import public_tracking
+from tracking.public import public_order, public_tracking
 from tracking.services import book_pickup, book_pickups
 from web.api_auth import api_require
 from web.context import db_session, services
@@ -155,7 +154,7 @@ def tracking(code: str) -> Response | tuple[Response, int]:
     if not decision.allowed:
         return too_many_requests(decision)
     try:
-        order = get_order(db_session(), normalize_item_code(code))
+        order = public_order(db_session(), normalize_item_code(code))
     except InvalidItemCode as exc:
         return problem(400, "Bad Request", str(exc))
     except OrderNotFound:
