@@ -54,8 +54,8 @@ migrate: $(RUN_STAMP) ## Apply database migrations
 seed: $(RUN_STAMP) ## Load reference data (idempotent)
 	$(BIN)/dossierpost seed
 
-bench: $(DEV_STAMP) ## Run the benchmarks and print their figures
-	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+bench: $(DEV_STAMP) ## Run every bench/bench_*.py, then one table vs ceilings and targets (BENCH_ARGS=--quick: smoke run)
+	$(BIN)/python bench/summary.py $(BENCH_ARGS)
 
 clean: ## Remove the virtual environment and the embedded database
 	rm -rf $(VENV) instance/*.db instance/*.db-*

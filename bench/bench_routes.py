@@ -7,6 +7,7 @@ demo (300 bookings), and the demo couriers' own runs after balanced assignment.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -30,7 +31,8 @@ from tracking.demo import seed_demo
 TODAY = date(2026, 3, 2)  # a fixed Monday: the figures do not depend on the day the bench runs
 
 
-def per_office(db: Database, label: str) -> None:
+def per_office(db: Database, label: str) -> tuple[float, float]:
+    """Print each office's run; the total planned and creation-order lengths in metres."""
     total = baseline = 0.0
     lines = []
     started = time.perf_counter()
@@ -51,6 +53,7 @@ def per_office(db: Database, label: str) -> None:
     ratio = total / baseline if baseline else 1.0
     print(f"  overall: {total / 1000:.1f} km vs {baseline / 1000:.1f} km -> route-length ratio {ratio:.2f} "
           f"({(1 - ratio) * 100:.0f}% shorter), planned in {time.perf_counter() - started:.2f}s")
+    return total, baseline
 
 
 def courier_runs(db: Database) -> None:
@@ -67,8 +70,10 @@ def courier_runs(db: Database) -> None:
 
 
 def main() -> None:
+    quick = "--quick" in sys.argv[1:]  # the demo size only: a smoke run
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for bookings in (36, 300):
+        for bookings in (36,) if quick else (36, 300):
             url = f"sqlite:///{tmp}/routes{bookings}.db"
             upgrade(url)
             db = Database(url)
@@ -76,11 +81,17 @@ def main() -> None:
                 load_reference_data(s)
             with db.unit_of_work() as s:
                 seed_demo(s, indicator="RA", bookings=bookings)
-            per_office(db, f"demo data, {bookings} bookings, one run per post office")
+            total, baseline = per_office(db, f"demo data, {bookings} bookings, one run per post office")
+            # Shorter is better: the figure is the planned length, beside visiting in creation order.
+            rows.append({"path": f"routes: {bookings} bookings, planned vs creation order",
+                         "figure": round(total / 1000, 1), "unit": "km", "ceiling": round(baseline / 1000, 1),
+                         "ceiling_path": "creation order", "ratio": round(total / baseline, 3) if baseline else None,
+                         "target": None, "met": None})
             if bookings == 300:
                 print("demo couriers after balanced assignment:")
                 courier_runs(db)
             db.dispose()
+    print("BENCH_JSON " + json.dumps({"bench": "bench_routes", "quick": quick, "rows": rows}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

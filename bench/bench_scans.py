@@ -16,6 +16,7 @@ PostgreSQL is skipped when the server is not reachable.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tempfile
 import time
@@ -80,10 +81,14 @@ def _scans(signer: LabelSigner, orders: Booked) -> list[dict[str, Any]]:
     return raws
 
 
-def _timed(label: str, count: int, run: Callable[[], int]) -> None:
+RATES: dict[tuple[str, str], float] = {}  # (backend, mode) -> scans/s, for the BENCH_JSON line
+
+
+def _timed(label: str, count: int, run: Callable[[], int], backend: str = "") -> None:
     started = time.perf_counter()
     ok = run()
     elapsed = time.perf_counter() - started
+    RATES[backend, label.split(maxsplit=1)[0] + (" batch" if "batch" in label else " single")] = count / elapsed
     print(f"  {label:<16} {count:>6} scans  {elapsed:6.2f} s  {count / elapsed:8.0f} scans/s  (accepted {ok})")
 
 
@@ -103,7 +108,7 @@ def bench(db: Database, backend: str, n_orders: int, batch: int) -> None:
                 ok += record_scan(s, raw, actor=actor, ctx=ctx).ok
         return ok
 
-    _timed("service single", len(raws), service_single)
+    _timed("service single", len(raws), service_single, backend)
 
     raws = _scans(signer, _book(db, n_orders))
 
@@ -114,7 +119,7 @@ def bench(db: Database, backend: str, n_orders: int, batch: int) -> None:
                 ok += sum(o.ok for o in record_scans(s, raws[i:i + batch], actor=actor, ctx=ctx))
         return ok
 
-    _timed(f"service batch{batch}", len(raws), service_batch)
+    _timed(f"service batch{batch}", len(raws), service_batch, backend)
 
     from web import create_app  # noqa: PLC0415 - the web stack only for the HTTP modes
 
@@ -137,7 +142,7 @@ def bench(db: Database, backend: str, n_orders: int, batch: int) -> None:
     def http_single() -> int:
         return sum(client.post("/api/v1/scans", json=raw).status_code == 201 for raw in raws)
 
-    _timed("http single", len(raws), http_single)
+    _timed("http single", len(raws), http_single, backend)
 
     raws = _scans(signer, _book(db, n_orders))
 
@@ -147,7 +152,7 @@ def bench(db: Database, backend: str, n_orders: int, batch: int) -> None:
             ok += client.post("/api/v1/scans", json={"scans": raws[i:i + batch]}).get_json()["accepted"]
         return ok
 
-    _timed(f"http batch{batch}", len(raws), http_batch)
+    _timed(f"http batch{batch}", len(raws), http_batch, backend)
 
 
 def _prepare(url: str) -> Database:
@@ -160,11 +165,18 @@ def _prepare(url: str) -> Database:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--orders", type=int, default=200, help="orders per mode (3 scans each)")
+    parser.add_argument("--quick", action="store_true", help="40 orders per mode: a smoke run")
+    parser.add_argument("--orders", type=int, help="orders per mode (3 scans each; default 200, quick 40)")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--pg-admin", default="host=127.0.0.1 port=5432 dbname=postgres user=postgres")
     parser.add_argument("--pg-db", default="dp_bench_scans")
     args = parser.parse_args()
+    args.orders = args.orders or (40 if args.quick else 200)
+    run(args)
+    print_bench_json(args)
+
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = _prepare(f"sqlite:///{Path(tmp) / 'bench.db'}")
         bench(db, "SQLite", args.orders, args.batch)
@@ -183,6 +195,24 @@ def main() -> None:
         db.dispose()
         with psycopg.connect(args.pg_admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{args.pg_db}"')
+
+
+def print_bench_json(args: argparse.Namespace) -> None:
+    """The figures for bench/summary.py: each mode, HTTP beside the same work without the HTTP stack."""
+    rows = []
+    for backend in dict.fromkeys(b for b, _ in RATES):
+        for mode, ceiling_mode in (("service single", None), ("service batch", "service single"),
+                                   ("http single", "service single"), ("http batch", "service batch")):
+            figure = RATES.get((backend, mode))
+            if figure is None:
+                continue
+            ceiling = RATES.get((backend, ceiling_mode)) if ceiling_mode else None
+            size = f"batches of {args.batch}" if "batch" in mode else "one per transaction"
+            rows.append({"path": f"scans: {backend} {mode.split()[0]}, {size}", "figure": round(figure, 1),
+                         "unit": "scans/s", "ceiling": None if ceiling is None else round(ceiling, 1),
+                         "ceiling_path": ceiling_mode, "ratio": None if not ceiling else round(figure / ceiling, 3),
+                         "target": None, "met": None})
+    print("BENCH_JSON " + json.dumps({"bench": "bench_scans", "quick": args.quick, "rows": rows}, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ barcode bars, rules). Each output only *paints* that list:
 
 * PDF (reportlab): the reference output; the QR and the barcode are single vector paths, which is what
   keeps a label around 10-20 ms (DESIGN.md §9) and the print sharp at any printer resolution.
-* PNG: the PDF rasterised by pdfium, so the picture is the PDF, not a lookalike.
+* PNG: the PDF rasterised by pdfium, so the picture is the PDF, not a lookalike (encoded by a small
+  greyscale PNG writer, faster than Pillow's on labels; see `_encode_png_grey`).
 * SVG: the same primitives as SVG elements, for previews in the browser; each text run carries the
   width measured with the embedded font (``textLength``), so a viewer that substitutes another font
   still cannot overflow the label.
@@ -23,7 +24,9 @@ from __future__ import annotations
 import functools
 import io
 import re
+import struct
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal
@@ -486,10 +489,10 @@ def _paint_pdf(canvas: Canvas, layout: Layout) -> None:
             canvas.line(item.x1 * mm, (h - item.y1) * mm, item.x2 * mm, (h - item.y2) * mm)
 
 
-def _new_canvas(buf: io.BytesIO, pagesize: tuple[float, float], title: str) -> Canvas:
+def _new_canvas(buf: io.BytesIO, pagesize: tuple[float, float], title: str, *, compress: bool = True) -> Canvas:
     # invariant=1: no timestamps or random ids, so the same label always gives the same bytes (cacheable,
     # comparable in tests).
-    canvas = Canvas(buf, pagesize=pagesize, invariant=1, pageCompression=1)
+    canvas = Canvas(buf, pagesize=pagesize, invariant=1, pageCompression=1 if compress else 0)
     canvas.setTitle(title)
     canvas.setCreator("DossierPost")
     return canvas
@@ -497,9 +500,13 @@ def _new_canvas(buf: io.BytesIO, pagesize: tuple[float, float], title: str) -> C
 
 def render_pdf(data: LabelData) -> bytes:
     """One label as a one-page 100 x 150 mm PDF with embedded (subset) fonts."""
+    return _pdf_bytes(data, compress=True)
+
+
+def _pdf_bytes(data: LabelData, *, compress: bool) -> bytes:
     layout = build_layout(data)
     buf = io.BytesIO()
-    canvas = _new_canvas(buf, (layout.width * mm, layout.height * mm), layout.title)
+    canvas = _new_canvas(buf, (layout.width * mm, layout.height * mm), layout.title, compress=compress)
     _paint_pdf(canvas, layout)
     canvas.showPage()
     canvas.save()
@@ -512,17 +519,40 @@ def render_png(data: LabelData, dpi: int = 203) -> bytes:
 
     if not 72 <= dpi <= 1200:  # noqa: PLR2004 - sane bounds; 1200 dpi is already ~30 Mpx
         raise ValueError(f"dpi must be between 72 and 1200, got {dpi}")
-    pdf = pypdfium2.PdfDocument(render_pdf(data))
+    # The PDF only lives until pdfium has read it: left uncompressed, neither side pays for zlib (~1 ms).
+    pdf = pypdfium2.PdfDocument(_pdf_bytes(data, compress=False))
     try:
         page = pdf[0]
         bitmap = page.render(scale=dpi / 72, grayscale=True)
         image = bitmap.to_pil()
-        out = io.BytesIO()
-        # zlib level 3: half the encoding time of the default 6 for ~15 % more bytes (measured).
-        image.save(out, format="PNG", dpi=(dpi, dpi), compress_level=3)
-        return out.getvalue()
+        if image.mode != "L":  # grayscale=True renders 8-bit grey, the only colour type the writer below knows
+            image = image.convert("L")
+        return _encode_png_grey(image.tobytes(), image.width, image.height, dpi)
     finally:
         pdf.close()
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _encode_png_grey(pixels: bytes, width: int, height: int, dpi: int) -> bytes:
+    """8-bit greyscale pixels (row by row) as a PNG with its resolution (pHYs), every row unfiltered.
+
+    Pillow's writer picks a filter for every row (adaptive filtering), which costs more than the rasterisation
+    itself; on a label (flat white, sharp black edges, few greys) unfiltered rows compress as well or better:
+    ~6 ms instead of ~10 ms at 203 dpi, ~62 KiB instead of ~66 KiB (measured). Only the encoding differs: the
+    decoded pixels are pdfium's raster of the PDF (tests/labels compares them).
+    """
+    rows = b"".join(b"\x00" + pixels[y * width:(y + 1) * width] for y in range(height))  # filter byte 0: None
+    per_metre = int(dpi / 0.0254 + 0.5)
+    return b"".join((
+        b"\x89PNG\r\n\x1a\n",
+        _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)),  # 8-bit greyscale
+        _png_chunk(b"pHYs", struct.pack(">IIB", per_metre, per_metre, 1)),
+        _png_chunk(b"IDAT", zlib.compress(rows, 3)),
+        _png_chunk(b"IEND", b""),
+    ))
 
 
 def _num(value: float) -> str:

@@ -282,3 +282,11 @@ def test_a4_sheet_codes_decode_for_every_label():
 def test_empty_sheet_is_refused():
     with pytest.raises(ValueError, match="at least one"):
         render_pdf_sheet([])
+
+
+def test_png_pixels_are_the_pdf_rasterised(data, pdf):
+    # The PNG has its own small encoder (faster than Pillow's on labels): the picture must still be exactly
+    # the PDF's, pixel for pixel, with the printer resolution recorded.
+    image = Image.open(io.BytesIO(render_png(data)))
+    assert image.tobytes() == rasterise(pdf, dpi=203).tobytes()
+    assert image.info["dpi"] == pytest.approx((203, 203), abs=0.01)
