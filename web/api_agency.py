@@ -72,6 +72,15 @@ def _dossier_json(code: str) -> dict[str, Any]:
     }
 
 
+def _record_pdf(session: Any, record: Any) -> Response:
+    """The printable hand-over record (Biên bản giao nhận); it names citizens, so it is never cached."""
+    pdf = render_handover_pdf(session, record, services().settings.timezone)
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="{record_number(record)}.pdf"'
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
 def _scoped_record(record_id: int, *, reading: bool = False) -> Any:
     """A record of the caller's agency.
 
@@ -117,10 +126,7 @@ def handover_pdf(record_id: int) -> Response:
         release_session()
         return problem(404, "Not Found", "Không có biên bản này trong phạm vi của bạn. / No such record in your "
                        "scope.")
-    pdf = render_handover_pdf(session, record, services().settings.timezone)
-    resp = Response(pdf, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = f'inline; filename="{record_number(record)}.pdf"'
-    return resp
+    return _record_pdf(session, record)
 
 
 @operation(bp, "/api/v1/agency/handovers/<int:record_id>/pdf", method="GET", tags=("agency",),
@@ -141,11 +147,7 @@ def handover_record_pdf(record_id: int) -> Response:
         release_session()
         return problem(404, "Not Found", "Không có biên bản này trong phạm vi của bạn. / No such record in your "
                        "scope.")
-    pdf = render_handover_pdf(session, record, services().settings.timezone)
-    resp = Response(pdf, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = f'inline; filename="{record_number(record)}.pdf"'
-    resp.headers["Cache-Control"] = "private, no-store"
-    return resp
+    return _record_pdf(session, record)
 
 
 @document(bp, "/api/v1/agency/handovers/<int:record_id>/items/<code>/confirm",
