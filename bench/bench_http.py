@@ -33,6 +33,7 @@ import json
 import os
 import random
 import re
+import resource
 import signal
 import socket
 import subprocess
@@ -122,6 +123,7 @@ class Result:
     mean_ms: float
     errors: int
     first_error: str = ""
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per unit, by party (CpuMeter)
 
     @property
     def per_s(self) -> float:
@@ -486,14 +488,15 @@ class Server:
     def __init__(self, env: dict[str, str], workers: int, log: Path) -> None:
         self.port = free_port()
         self.log = log
+        self.redis_url = env["REDIS_URL"]
         cli = Path(sys.executable).parent / "dossierpost"
         cmd = [str(cli), "serve"] if cli.exists() else [sys.executable, "-m", "web.cli", "serve"]
         full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DOSSIERPOST_", "TEST_"))}
         full_env.update(env, PORT=str(self.port), PUBLIC_BASE_URL=f"http://127.0.0.1:{self.port}")
         with log.open("ab") as err:
             self.proc = subprocess.Popen(  # noqa: S603 - our own CLI, no shell
-                [*cmd, "--workers", str(workers)], env=full_env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
-                start_new_session=True)
+                [*cmd, "--workers", str(workers), "--threads", str(THREADS)], env=full_env, cwd=ROOT,
+                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -555,6 +558,73 @@ class Sample:
     seconds: float = 0.0
     errors: int = 0
     first_error: str = ""
+    cpu: Counter[str] = field(default_factory=Counter)  # CPU seconds by party (see CpuMeter)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def _children(pid: int) -> list[int]:
+    kids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                kids.append(int(stat.parent.name))
+    return kids
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds spent during a phase by each party: the gunicorn processes, the database's server processes
+    (PostgreSQL backends of the bench database; SQLite runs inside gunicorn), Redis, and this load generator.
+
+    Throughput on a shared 2-core machine moves with whatever else runs; the CPU a request costs the whole
+    system moves much less, so it is printed beside each rate (``cpu ms/req``) as the capacity figure.
+    """
+
+    server_pid: int
+    db: Database
+    redis_url: str
+
+    def read(self) -> dict[str, float]:
+        """Cumulative CPU seconds by party, now."""
+        backends: list[int] = []
+        if self.db.dialect == "postgresql":
+            with self.db.engine.connect() as conn:
+                backends = list(conn.execute(text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid()")).scalars())
+        redis = Redis.from_url(self.redis_url, socket_connect_timeout=2)
+        try:
+            info = redis.info("cpu")
+        finally:
+            redis.close()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return {
+            "web": sum(_proc_cpu(p) for p in [self.server_pid, *_children(self.server_pid)]),
+            "database": sum(_proc_cpu(p) for p in backends),
+            "redis": float(info["used_cpu_sys"]) + float(info["used_cpu_user"]),
+            "load generator": usage.ru_utime + usage.ru_stime,
+            "_backends": float(len(backends)),
+        } | {f"_pid{p}": _proc_cpu(p) for p in backends}
+
+    @staticmethod
+    def spent(before: dict[str, float], after: dict[str, float]) -> Counter[str]:
+        """CPU seconds by party between two readings (a backend that appeared meanwhile counts from zero)."""
+        out: Counter[str] = Counter()
+        for party in ("web", "redis", "load generator"):
+            out[party] = after[party] - before[party]
+        out["database"] = sum(v - before.get(k, 0.0) for k, v in after.items() if k.startswith("_pid"))
+        return out
 
 
 def run_phase(port: int, lists: list[list[Req]], ok: set[int], sample: Sample) -> None:
@@ -607,13 +677,17 @@ def send(conn: HTTPConnection, method: str, path: str, body: bytes | None,
     return 599, b""
 
 
-def measure(port: int, endpoints: dict[str, tuple[list[list[Req]], set[int]]], halves: int = 2) -> dict[str, Sample]:
+def measure(port: int, endpoints: dict[str, tuple[list[list[Req]], set[int]]], halves: int = 2,
+            meter: CpuMeter | None = None) -> dict[str, Sample]:
     """Run the endpoints alternately, each in ``halves`` parts (per-connection order kept)."""
     samples = {name: Sample() for name in endpoints}
     for h in range(halves):
         for name, (lists, ok) in endpoints.items():
             part = [lst[len(lst) * h // halves:len(lst) * (h + 1) // halves] for lst in lists]
+            cpu_before = meter.read() if meter is not None else {}
             run_phase(port, part, ok, samples[name])
+            if meter is not None:
+                samples[name].cpu.update(CpuMeter.spent(cpu_before, meter.read()))
     return samples
 
 
@@ -817,6 +891,11 @@ class Round:
     profile_dir: Path | None
     signer: LabelSigner = field(default_factory=lambda: LabelSigner([SIGNING_KEY.encode()]))
 
+    @property
+    def meter(self) -> CpuMeter:
+        """CPU accounting of the measured phases."""
+        return CpuMeter(self.server.proc.pid, self.fx.db, self.server.redis_url)
+
     def scan(self, code: str, proc: int, event: str) -> dict[str, Any]:
         """One valid scan of ``event`` for the item."""
         raw: dict[str, Any] = {"qr": self.signer.tracking_url("https://x", code), "event": event,
@@ -871,11 +950,16 @@ class Round:
         lat = sample.latencies
         r = Result(self.fx.backend, items, events, name, len(lat), len(lat) * units_per_request, sample.seconds,
                    1000 * percentile(lat, 50), 1000 * percentile(lat, 99), 1000 * sum(lat) / max(1, len(lat)),
-                   sample.errors, sample.first_error)
+                   sample.errors, sample.first_error,
+                   {party: round(1000 * s / max(1, r_units), 3) for party, s in sample.cpu.items()
+                    if (r_units := len(lat) * units_per_request)})
         self.report.results.append(r)
         unit = "scans/s" if name.startswith("scan") or name == "ceiling write" else "req/s"
+        cpu = (f"  cpu {sum(r.cpu_ms.values()):5.2f} ms/{unit.split('/', maxsplit=1)[0][:-1]} ("
+               + ", ".join(f"{party} {ms:.2f}" for party, ms in r.cpu_ms.items()) + ")") if r.cpu_ms else ""
         print(f"    {name:<16} {r.requests:>6} req  {r.per_s:8.0f} {unit:<8} p50 {r.p50_ms:6.1f} ms  "
-              f"p99 {r.p99_ms:6.1f} ms" + (f"  ERRORS {r.errors}: {r.first_error}" if r.errors else ""), flush=True)
+              f"p99 {r.p99_ms:6.1f} ms{cpu}" + (f"  ERRORS {r.errors}: {r.first_error}" if r.errors else ""),
+              flush=True)
         return r
 
     def scans(self, targets: dict[str, list[tuple[int, str, int]]], items: int, events: int) -> None:
@@ -891,7 +975,7 @@ class Round:
             "scan single": (self.post_scans(self.scan_lists(targets["single"])), {200, 201}),
             f"scan batch{BATCH}": (self.post_batches(self.scan_lists(targets["batch"])), {200}),
         }
-        samples = measure(self.server.port, endpoints)
+        samples = measure(self.server.port, endpoints, meter=self.meter)
         for name, sample in samples.items():
             self._result(name, sample, BATCH if "batch" in name else 1, items, events)
         if self.profiling:
@@ -920,7 +1004,8 @@ class Round:
                                               Authorization=f"Bearer {tokens[j % len(tokens)]}"),
         }
         measure(self.server.port, {f"warm {k}": (lists(m, n * 5), {200}) for k, m in makers.items()}, halves=1)
-        samples = measure(self.server.port, {k: (lists(m, reads), {200}) for k, m in makers.items()})
+        samples = measure(self.server.port, {k: (lists(m, reads), {200}) for k, m in makers.items()},
+                          meter=self.meter)
         for name, sample in samples.items():
             self._result(name, sample, 1, items, events)
         if self.profiling:
@@ -1134,20 +1219,33 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def plan_of(args: argparse.Namespace) -> Plan:
+    """The run's sizes and server shape from the command line."""
+    plan = QUICK if args.quick else FULL
+    if args.large:
+        plan = Plan(**{**asdict(plan), "large": args.large})
+    if args.connections:
+        plan = Plan(**{**asdict(plan), "connections": args.connections})
+    if args.threads:
+        global THREADS  # noqa: PLW0603 - one run, one server shape
+        THREADS = args.threads
+    return plan
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run (~2 min)")
     parser.add_argument("--profile", action="store_true", help="py-spy the PostgreSQL workers in the first round")
     parser.add_argument("--profile-dir", type=Path, help="keep py-spy's raw stacks here (default: discarded)")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--connections", type=int, help="keep-alive connections of the load generator")
+    parser.add_argument("--threads", type=int, help="threads per gunicorn worker")
     parser.add_argument("--no-large", action="store_true", help="skip growing PostgreSQL to the large size")
     parser.add_argument("--large", type=int, help="items of the large PostgreSQL round")
     parser.add_argument("--pg-admin", default="host=127.0.0.1 port=5432 dbname=postgres user=postgres")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379", help="Redis server (an empty db 10-14 is used)")
     args = parser.parse_args()
-    plan = QUICK if args.quick else FULL
-    if args.large:
-        plan = Plan(**{**asdict(plan), "large": args.large})
+    plan = plan_of(args)
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even when started in the background (SIG_IGN)
     report = Report()

@@ -105,6 +105,14 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def upsert(dialect: str, entity: Any) -> Any:
+    """An ``INSERT`` of ``entity`` with ``on_conflict_do_update``/``_nothing`` (PostgreSQL's and SQLite's share it)."""
+    from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415 - both dialects ship with SA
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert  # noqa: PLC0415
+
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(entity)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create an engine with the per-dialect settings the system relies on."""
     parsed = make_url(url)
@@ -175,4 +183,4 @@ class Database:
         self.engine.dispose()
 
 
-__all__ = ["Base", "Database", "UTCDateTime", "clock_at", "make_engine", "utcnow", "wall_clock"]
+__all__ = ["Base", "Database", "UTCDateTime", "clock_at", "make_engine", "upsert", "utcnow", "wall_clock"]

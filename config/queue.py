@@ -12,8 +12,10 @@ serializer (jobs take ids and primitives, never pickled objects).
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
+import os
 import threading
 import time
 import traceback
@@ -255,10 +257,18 @@ def run_pending(db: Database, settings: Settings, *, queue: str | None = None) -
     return sum(1 for message_id in ids if run_message(db, settings, message_id))
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A message a relay claimed: what it needs to hand it over."""
+
+    id: int
+    queue: str
+
+
 def claim_pending(
     db: Database, *, limit: int = 100, now: datetime | None = None, stale_after: timedelta = REDISPATCH_AFTER
-) -> list[OutboxMessage]:
-    """Mark up to ``limit`` pending messages as dispatched and return them.
+) -> list[Claimed]:
+    """Mark up to ``limit`` pending messages as dispatched and return them (id and queue).
 
     A message is claimed by a conditional UPDATE, so two relays (two web processes, two machines) never
     dispatch the same message at the same time; a stale claim is taken over after ``stale_after``.
@@ -270,17 +280,20 @@ def claim_pending(
         OutboxMessage.attempts < MAX_ATTEMPTS,
         or_(OutboxMessage.dispatched_at.is_(None), OutboxMessage.dispatched_at < stale),
     )
-    with db.unit_of_work() as session:
-        candidates = select(OutboxMessage.id).where(*claimable).order_by(OutboxMessage.id).limit(limit)
-        ids = list(session.scalars(candidates))
-        if not ids:
-            return []
-        # One statement re-checks the condition row by row: a row another relay claimed meanwhile is skipped.
-        claimed = list(session.scalars(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids), *claimable).values(dispatched_at=now)
-            .returning(OutboxMessage).execution_options(synchronize_session=False)
-        ))
-    return sorted(claimed, key=lambda m: m.id)
+    # One statement picks and claims. The outer condition is checked again row by row, so a row another relay
+    # claimed meanwhile is skipped; on PostgreSQL, rows another relay is claiming right now are passed over
+    # (SKIP LOCKED) instead of waited for. SQLite has one writer at a time and no row locks.
+    # On the table, not the ORM: the relay runs beside the requests, and building ORM objects it never uses cost
+    # more than the statement.
+    outbox = OutboxMessage.__table__.c
+    candidates = (select(OutboxMessage.id).where(*claimable).order_by(OutboxMessage.id).limit(limit)
+                  .with_for_update(skip_locked=True))
+    with db.engine.begin() as conn:
+        rows = conn.execute(
+            update(OutboxMessage.__table__).where(outbox.id.in_(candidates), *claimable)  # type: ignore[arg-type]
+            .values(dispatched_at=now).returning(outbox.id, outbox.queue)
+        ).all()
+    return sorted((Claimed(int(r.id), str(r.queue)) for r in rows), key=lambda m: m.id)
 
 
 def dead_messages(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
@@ -333,14 +346,24 @@ def outbox_backlog(session: Session, now: datetime | None = None) -> dict[str, A
 
 
 class Relay:
-    """Hands committed outbox messages to RQ, or runs them in a background thread (embedded mode)."""
+    """Hands committed outbox messages to RQ, or runs them in a background thread (embedded mode).
 
-    def __init__(self, db: Database, settings: Settings) -> None:
+    With Redis, an after-commit ``kick`` either hands the new messages over at once, in the committing thread
+    (``background=False``: workers and commands, whose process may end right after), or wakes this process's
+    dispatcher thread (``background=True``: the web app). The dispatcher claims everything pending in one
+    statement and pushes it in one Redis pipeline, so under load one round serves the commits of many
+    requests, and no request waits for Redis. A message it claimed but could not hand over (the process
+    died) is dispatched again by the reconciler once its claim is stale.
+    """
+
+    def __init__(self, db: Database, settings: Settings, *, background: bool = False) -> None:
         self.db = db
         self.settings = settings
+        self.background = background
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
         self._redis: Any = None
         # After Redis refused a push, after-commit kicks leave the work to the reconciler for a while instead
         # of claiming and releasing the same backlog on every commit.
@@ -357,8 +380,18 @@ class Relay:
         """A dispatched message not done after this long is dispatched again."""
         return timedelta(seconds=self.settings.outbox_redispatch_seconds)
 
+    def _after_fork(self) -> None:
+        # A forked process (a gunicorn worker) inherits neither the parent's threads nor a usable Redis socket.
+        if os.getpid() != self._pid:
+            self._pid = os.getpid()
+            self._redis = None
+            self._thread = None
+            self._wake = threading.Event()
+            self._stop = threading.Event()
+
     def redis(self) -> Any:
         """The Redis connection (created on first use, never at import or start-up)."""
+        self._after_fork()
         if self._redis is None:
             from redis import Redis  # noqa: PLC0415 - only needed when Redis is configured
 
@@ -366,26 +399,53 @@ class Relay:
         return self._redis
 
     def kick(self) -> None:
-        """Called after a commit: dispatch now (RQ) or wake the in-process runner."""
+        """Called after a commit: dispatch (now, or by the dispatcher thread), or wake the in-process runner."""
         with _fresh_lock:
             fresh = str(self.db.engine.url) in _fresh_work
             _fresh_work.discard(str(self.db.engine.url))
         if not fresh:
             return
-        if self.uses_redis:
-            if time.monotonic() < self._down_until:
-                return
-            try:
-                self.relay_pending(limit=KICK_LIMIT)
-            except Exception:
-                self._down_for = min(max(1.0, self._down_for * 2), 30.0)
-                self._down_until = time.monotonic() + self._down_for
-                log.warning("outbox relay to Redis failed; messages stay pending (next try in %.0fs)",
-                            self._down_for, exc_info=True)
-            else:
-                self._down_for = 0.0
-        else:
+        if not self.uses_redis:
             self._wake.set()
+        elif self.background:
+            self._start_dispatcher()
+            self._wake.set()
+        else:
+            self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Hand pending messages to RQ unless Redis failed a moment ago; logs (never raises) on failure."""
+        if not self.uses_redis or time.monotonic() < self._down_until:
+            return
+        try:
+            while self.relay_pending(limit=KICK_LIMIT) == KICK_LIMIT:
+                pass
+        except Exception:
+            self._down_for = min(max(1.0, self._down_for * 2), 30.0)
+            self._down_until = time.monotonic() + self._down_for
+            log.warning("outbox relay to Redis failed; messages stay pending (next try in %.0fs)",
+                        self._down_for, exc_info=True)
+        else:
+            self._down_for = 0.0
+
+    def _start_dispatcher(self) -> None:
+        self._after_fork()
+        if self._thread is not None:
+            return
+        with _fresh_lock:
+            if self._thread is not None:
+                return
+            wake, stop = self._wake, self._stop
+
+            def loop() -> None:
+                while not stop.is_set():
+                    wake.wait()  # only a kick (or stop) wakes it: the reconciler owns periodic re-sends
+                    wake.clear()
+                    self._dispatch()
+
+            self._thread = threading.Thread(target=loop, name="outbox-dispatcher", daemon=True)
+            self._thread.start()
+            atexit.register(self.stop)
 
     def relay_pending(self, limit: int = 500) -> int:
         """Dispatch pending messages; returns how many were handed over."""
@@ -440,7 +500,7 @@ class Relay:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the embedded runner thread."""
+        """Stop this process's background thread: the embedded runner, or the dispatcher after a last round."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

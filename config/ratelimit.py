@@ -24,11 +24,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import Integer, String, delete
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
-from config.db import Base
+from config.db import Base, upsert
 
 if TYPE_CHECKING:
     from config.db import Database
@@ -102,13 +100,12 @@ class DatabaseRateLimiter:
         now = time.time() if now is None else now
         window_start = int(now // limit.window_s * limit.window_s)
         digest = _digest(limit, key)
-        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-        stmt = insert(RateLimitCounter).values(key=digest, window_start=window_start, count=1)
-        upsert = stmt.on_conflict_do_update(
+        stmt = upsert(self.db.dialect, RateLimitCounter).values(key=digest, window_start=window_start, count=1)
+        counted = stmt.on_conflict_do_update(
             index_elements=["key", "window_start"], set_={"count": RateLimitCounter.count + 1}
         ).returning(RateLimitCounter.count)
         with self.db.engine.begin() as conn:
-            count = int(conn.execute(upsert).scalar_one())
+            count = int(conn.execute(counted).scalar_one())
             if random.random() < PURGE_PROBABILITY:  # noqa: S311 - load spreading, not security
                 conn.execute(delete(RateLimitCounter).where(RateLimitCounter.window_start < now - PURGE_AFTER_S))
         return _decide(limit, count, window_start, now)

@@ -23,11 +23,9 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from config.db import utcnow
+from config.db import upsert, utcnow
 from config.queue import enqueue
 from logistics.accounts.models import Role
 from logistics.agencies.models import Agency
@@ -206,14 +204,12 @@ def open_handover(session: Session, *, agency_code: str, items: Sequence[str], a
 
 def next_dossier_code(session: Session, agency: Agency, day: date) -> str:
     """``<agency code>-YYMMDD-NNNN``: the day's next number at this agency (atomic upsert, any backend)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     ymd = day.strftime("%y%m%d")
-    stmt = insert(DossierCodeCounter).values(agency_id=agency.id, day=ymd, value=1)
-    upsert = stmt.on_conflict_do_update(
+    stmt = upsert(session.get_bind().dialect.name, DossierCodeCounter).values(agency_id=agency.id, day=ymd, value=1)
+    counted = stmt.on_conflict_do_update(
         index_elements=["agency_id", "day"], set_={"value": DossierCodeCounter.value + 1}
     ).returning(DossierCodeCounter.value)
-    value = int(session.execute(upsert).scalar_one())
+    value = int(session.execute(counted).scalar_one())
     return f"{agency.code}-{ymd}-{value:04d}"
 
 

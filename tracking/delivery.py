@@ -21,8 +21,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
-from config.db import utcnow
+from config.db import upsert, utcnow
 from logistics.calendar import add_working_days
 from logistics.orders.models import Order, OrderState
 from tracking.models import DeliverySecret, Reinvitation, ReinvitationAction
@@ -83,7 +84,16 @@ def _secret(session: Session, dossier_id: int) -> DeliverySecret:
 
 def record_id_digits(session: Session, key: bytes, dossier_id: int, digits: str) -> None:
     """Remember (as a keyed hash) the last digits of the applicant's ID seen at collection."""
-    _secret(session, dossier_id).id_digits_hash = _mac(key, "id", dossier_id, digits)
+    digest = _mac(key, "id", dossier_id, digits)
+    loaded = session.identity_map.get(identity_key(DeliverySecret, dossier_id))
+    if loaded is not None:
+        loaded.id_digits_hash = digest
+        return
+    # Collection is on the scan path: one upsert instead of a read and then an insert (on the table: the ORM's
+    # bulk-insert machinery would cost more than the statement).
+    stmt = upsert(session.get_bind().dialect.name, DeliverySecret.__table__).values(
+        dossier_id=dossier_id, id_digits_hash=digest, failed_checks=0, issued_at=utcnow())
+    session.execute(stmt.on_conflict_do_update(index_elements=["dossier_id"], set_={"id_digits_hash": digest}))
 
 
 def issue_delivery_code(session: Session, key: bytes, dossier_id: int) -> str:

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, false, or_, select, union_all
+from sqlalchemy import bindparam, exists, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defaultload
+from sqlalchemy.orm import Session, joinedload, lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
 from config.db import utcnow
@@ -37,6 +37,7 @@ from logistics.labels.errors import InvalidItemCode
 from logistics.labels.signing import LabelSigner, parse_tracking_url
 from logistics.orders.models import Dossier, Leg, Order, OrderState, ServiceForm
 from logistics.text import has_control_chars
+from logistics.webhooks.services import remember_subscribers, subscribers_exist
 from tracking import delivery
 from tracking.actors import Actor
 from tracking.errors import ScanRefused
@@ -51,7 +52,27 @@ SKEW_TOLERANCE: Final = timedelta(minutes=10)
 _KEY_RE: Final = re.compile(r"[A-Za-z0-9._:-]{8,100}")
 _SEAL_RE: Final = re.compile(r"[A-Za-z0-9-]{4,30}")
 _DIGITS4_RE: Final = re.compile(r"\d{4}")
-_LAZY_DOCUMENTS: Final = defaultload(Order.dossier).defaultload(Dossier.procedure).lazyload(Procedure.documents)
+# A scan needs the order and its dossier, and for a collection the procedure's checklist. By default an order
+# loads its office, and its dossier its agency, commune and procedure, each with their communes: a join of nine
+# tables for PostgreSQL to plan on every scan and for the ORM to build. Those stay unloaded here (read if used).
+_DOSSIER: Final = joinedload(Order.dossier)
+_LEAN: Final = (lazyload(Order.post_office), _DOSSIER.lazyload(Dossier.agency), _DOSSIER.lazyload(Dossier.admin_unit))
+_SCAN_LOAD: Final = (*_LEAN, _DOSSIER.lazyload(Dossier.procedure))
+_COLLECTION_LOAD: Final = (*_LEAN, _DOSSIER.joinedload(Dossier.procedure).joinedload(Procedure.documents))
+_BATCH_LOAD: Final = (*_LEAN, _DOSSIER.selectinload(Dossier.procedure).selectinload(Procedure.documents))
+# Whether anyone subscribes to webhooks for the order's agency, asked in the same statement (``has_subscribers``).
+_SUBSCRIBED: Final = subscribers_exist(select(Dossier.agency_id).where(Dossier.id == Order.dossier_id)
+                                       .correlate(Order).scalar_subquery())
+# Whether the scan's idempotency key is already recorded (a NULL key matches nothing).
+_KEY_KNOWN: Final = or_(exists().where(TrackingEvent.idempotency_key == bindparam("key")),
+                        exists().where(RefusedScan.idempotency_key == bindparam("key")))
+# The statement that reads a scanned item, built once per load plan (SQLAlchemy keeps a statement's cache key, so
+# a reused statement is not rebuilt and re-keyed on every scan).
+_READ_ITEM: Final = {
+    collection: select(Order, Order.version, head_subquery(), _KEY_KNOWN, _SUBSCRIBED)
+    .where(Order.item_code == bindparam("code")).options(*(_COLLECTION_LOAD if collection else _SCAN_LOAD))
+    for collection in (False, True)
+}
 _CODE_RE: Final = re.compile(r"\d{6}")
 _SCANNED: Final = "tracking.scanned_orders"  # session.info: item code -> order, for repeat scans in a batch
 
@@ -189,22 +210,21 @@ def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext, *, key: st
         raise _refuse("bad_signature", "Chữ ký trên mã QR không hợp lệ: nhãn giả hoặc in sai. / "
                       "The QR signature is missing or invalid (forged or misprinted label).")
     # A repeat scan of an item in a batch answers from the session (the identity map holds objects weakly: keep
-    # the batch's orders here). Otherwise one statement reads the order with its dossier (the checklist loads
-    # only for a collection), the row's version and the head of its hash chain, so ``append_event`` need not
-    # look the head up again.
+    # the batch's orders here). Otherwise one statement reads the order with its dossier (and the checklist for a
+    # collection), the row's version, the head of its hash chain (so ``append_event`` need not look it up),
+    # whether the key is known, and whether the agency has webhook subscribers (so the reaction need not ask).
     scanned: dict[str, Order] = session.info.setdefault(_SCANNED, {})
     order = scanned.get(code)
     if order is None:
-        known = (or_(exists().where(TrackingEvent.idempotency_key == key),
-                     exists().where(RefusedScan.idempotency_key == key)) if key is not None else false())
-        row = session.execute(select(Order, Order.version, head_subquery(), known).where(Order.item_code == code)
-                              .options(_LAZY_DOCUMENTS)).first()
+        read = _READ_ITEM[raw.get("event") == EventKind.COLLECTED]
+        row = session.execute(read, {"code": code, "key": key}).unique().first()
         if row is None:
             raise _refuse("unknown_item", f"Không có bưu gửi mang mã {code}. / No item has code {code}.")
-        order, version, head, key_known = row
+        order, version, head, key_known, subscribed = row
         if key_known:
             raise _KnownKey
         remember_head(session, order.id, version, head)
+        remember_subscribers(session, order.dossier.agency_id, bool(subscribed))
         scanned[code] = order
     return order, was_typed
 
@@ -501,11 +521,15 @@ def _known_keys(session: Session, raws: Sequence[Any]) -> set[str]:
 
 
 def record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: ScanContext,
-                now: datetime | None = None, known_keys: set[str] | None = None) -> ScanOutcome:
+                now: datetime | None = None, known_keys: set[str] | None = None, alone: bool = False) -> ScanOutcome:
     """Record one scan (see the module docstring); never raises for a bad scan, returns its outcome.
 
     ``known_keys``: the keys already recorded, looked up once for a whole batch (a key missing from it that
     a concurrent request records meanwhile is still caught, by the unique constraint).
+
+    ``alone``: the caller's transaction holds nothing but this scan (the API's single scan), so a refused or
+    conflicting scan rolls the whole transaction back before its refusal is logged, instead of each scan
+    paying a savepoint and its release (two round trips) for the rare refusal.
     """
     malformed = _malformed(raw)
     if malformed is not None:
@@ -523,16 +547,19 @@ def record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: 
     if replay is not None:
         return replay
     try:
-        with session.begin_nested():
+        with contextlib.nullcontext() if alone else session.begin_nested():
             return _record(session, raw, actor, ctx=ctx, key=key, now=now or utcnow(), check_key=single)
     except _KnownKey:
         order, refusal = None, _refuse("conflict", "")
     except _Refusal as exc:
-        refusal, order = exc, exc.order or _order_of(session, raw)
+        refusal, order = exc, exc.order
     except (StaleDataError, IntegrityError):
         # Another scan moved this item first (version check), or replayed this key at the same moment.
         order = None
         refusal = _refuse("conflict", "")
+    if alone:
+        session.rollback()  # whatever the refused scan wrote before it was refused (the savepoint's job)
+    order = order or (None if refusal.code == "conflict" else _order_of(session, raw))
     # A replay (or the same key recorded by a concurrent request meanwhile): answer with the original outcome.
     replay = _replay(session, key) if single or refusal.code in {"invalid_transition", "conflict"} else None
     if replay is not None:
@@ -611,7 +638,7 @@ def _preload(session: Session, raws: Sequence[Any]) -> None:
     if not codes:
         return
     rows = session.execute(select(Order, Order.version, head_subquery()).where(Order.item_code.in_(codes))
-                           .options(_LAZY_DOCUMENTS))
+                           .options(*_BATCH_LOAD))
     for order, version, head in rows:
         remember_head(session, order.id, version, head)
         scanned[order.item_code] = order

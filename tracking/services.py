@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import ScalarSelect, event, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ScalarSelect, Table, bindparam, event, insert, select, update
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from config.db import utcnow
 from config.queue import enqueue_many
@@ -61,14 +63,26 @@ def chain_head(session: Session, order: Order) -> str:
     return previous.hash if previous else GENESIS_HASH
 
 
+# Orders moved and events inserted on the tables (``_write_appended``) in this transaction. The ORM did not see
+# those writes, so a rollback (a savepoint's included) cannot undo them in the session by itself: the orders'
+# moved attributes are expired (read again on use) and the events expunged.
+_WRITTEN: Final = "tracking.written"
+
+
 @event.listens_for(Session, "after_soft_rollback")
 def _forget_heads_on_rollback(session: Session, _previous: object) -> None:
     session.info.pop(_HEADS, None)
+    for order, ev in session.info.pop(_WRITTEN, ()):
+        if ev in session:
+            session.expunge(ev)
+        if order in session:
+            session.expire(order, ["state", "updated_at", "version"])
 
 
 @event.listens_for(Session, "after_commit")
 def _forget_heads_on_commit(session: Session) -> None:
     session.info.pop(_HEADS, None)
+    session.info.pop(_WRITTEN, None)
 
 
 def append_event(
@@ -96,25 +110,56 @@ def append_event(
     """Append an event to the order's chain and move the order to ``state_after``.
 
     The caller has checked the transition; the order row's version column makes a concurrent second
-    writer fail at flush instead of silently forking the chain.
+    writer fail (``StaleDataError``) instead of silently forking the chain.
     """
-    prev_hash = GENESIS_HASH if first or order.id is None else chain_head(session, order)
-    ev = _chained(
-        order, kind, state_after, prev_hash=prev_hash, server_time=utcnow(),
-        actor_role=actor_role, actor_id=actor_id, actor_name=actor_name, post_office_id=post_office_id,
-        agency_id=agency_id, lat=lat, lon=lon, device_time=device_time, reason_code=reason_code, note=note,
-        idempotency_key=idempotency_key, clock_skew_s=clock_skew_s, clock_skew_flag=clock_skew_flag,
-        details=details,
-    )
-    order.state = state_after
-    # Touch the row even when the state stays the same (a re-assignment, a result recorded on an accepted
-    # leg): the version check then guards every append, so two writers can never fork the chain.
-    order.updated_at = ev.server_time
-    session.add(ev)
-    session.flush()
-    remember_head(session, order.id, order.version, ev.hash)  # the flush bumped the version
+    fields: dict[str, Any] = {
+        "actor_role": actor_role, "actor_id": actor_id, "actor_name": actor_name, "post_office_id": post_office_id,
+        "agency_id": agency_id, "lat": lat, "lon": lon, "device_time": device_time, "reason_code": reason_code,
+        "note": note, "idempotency_key": idempotency_key, "clock_skew_s": clock_skew_s,
+        "clock_skew_flag": clock_skew_flag, "details": details,
+    }
+    if first or order.id is None:
+        ev = _chained(order, kind, state_after, prev_hash=GENESIS_HASH, server_time=utcnow(), **fields)
+        order.state, order.updated_at = state_after, ev.server_time
+        session.add(ev)
+        session.flush()
+    else:
+        session.flush()  # the order's own pending changes first: the version checked below is then current
+        ev = _chained(order, kind, state_after, prev_hash=chain_head(session, order), server_time=utcnow(), **fields)
+        _write_appended(session, order, ev)
+    remember_head(session, order.id, order.version, ev.hash)  # the write bumped the version
     event_recorded(session, order, ev)
     return ev
+
+
+_ORDERS: Final = cast("Table", Order.__table__)
+_EVENTS: Final = cast("Table", TrackingEvent.__table__)
+_EVENT_COLUMNS: Final = tuple(c.key for c in _EVENTS.columns if c.key != "id")
+# Built once: SQLAlchemy keeps a statement's cache key, so reusing it skips rebuilding and re-keying it per call.
+_MOVE: Final = (update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"), _ORDERS.c.version == bindparam("seen"))
+                .values(state=bindparam("state"), updated_at=bindparam("at"), version=bindparam("next")))
+_INSERT_EVENT: Final = insert(_EVENTS).returning(_EVENTS.c.id)
+
+
+def _write_appended(session: Session, order: Order, ev: TrackingEvent) -> None:
+    """Write an event of a stored order, and move the order, in two statements on the tables.
+
+    This is what the ORM's flush would send (a version-checked UPDATE of the order, then the INSERT), without its
+    unit-of-work bookkeeping, which cost more than both statements on the scan path. The session is then told
+    what was written: the order's new state and version as committed values, the event as a stored object.
+    Touching the row even when the state stays the same (a re-assignment, a result recorded on an accepted
+    leg) makes the version check guard every append, so two writers can never fork the chain.
+    """
+    moved = session.execute(_MOVE, {"order_id": order.id, "seen": order.version, "state": ev.state_after,
+                                    "at": ev.server_time, "next": order.version + 1})
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleDataError(f"order {order.id}: another writer moved it from version {order.version}")
+    ev.id = session.execute(_INSERT_EVENT, {key: getattr(ev, key) for key in _EVENT_COLUMNS}).scalar_one()
+    for key, value in (("state", ev.state_after), ("updated_at", ev.server_time), ("version", order.version + 1)):
+        set_committed_value(order, key, value)
+    make_transient_to_detached(ev)
+    session.add(ev)
+    session.info.setdefault(_WRITTEN, []).append((order, ev))
 
 
 def _chained(order: Order, kind: EventKind, state_after: OrderState, *, prev_hash: str, server_time: datetime,

@@ -72,7 +72,8 @@ def scans() -> Response | tuple[Response, int]:
         return problem(400, "Bad Request", "Nội dung phải là một đối tượng JSON. / Body must be a JSON object.")
     actor, ctx, session = tracking_actor(), scan_context(), db_session()
     if "scans" not in body:
-        return _single(record_scan(session, body, actor=actor, ctx=ctx))
+        # The request's transaction holds only this scan: no savepoint needed (see record_scan).
+        return _single(record_scan(session, body, actor=actor, ctx=ctx, alone=True))
     batch = body["scans"]
     if not isinstance(batch, list):
         release_session()

@@ -133,10 +133,11 @@ def create_user_cmd(  # noqa: PLR0917 - click passes options positionally
 
 @main.command()
 @click.option("--workers", default=2, show_default=True, help="gunicorn worker processes.")
-def serve(workers: int) -> None:
+@click.option("--threads", default=4, show_default=True, help="Threads per worker.")
+def serve(workers: int, threads: int) -> None:
     """Serve the web app with gunicorn on 127.0.0.1:$PORT."""
     settings = _settings()
-    argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
+    argv = [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", str(threads),
             "--bind", f"127.0.0.1:{settings.port}", "--access-logfile", "-", "--graceful-timeout", "5",
             "web.wsgi:app"]
     click.echo(f"DossierPost: {settings.public_base_url}  (database: {settings.database_url.split('@')[-1]}, "

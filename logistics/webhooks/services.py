@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import urlparse
 
-from sqlalchemy import and_, event, or_, select, update
+from sqlalchemy import ColumnElement, Exists, and_, event, exists, or_, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from config.db import utcnow
@@ -121,7 +121,7 @@ def unsubscribe(session: Session, sub: WebhookSubscription) -> None:
     session.flush()
 
 
-def _matching(agency_id: int | None) -> Any:
+def _matching(agency_id: int | ColumnElement[int] | None) -> Any:
     return and_(
         WebhookSubscription.active.is_(True),
         or_(WebhookSubscription.agency_id.is_(None), WebhookSubscription.agency_id == agency_id),
@@ -141,6 +141,16 @@ def has_subscribers(session: Session, agency_id: int | None) -> bool:
 
 
 _SUBSCRIBERS_CACHE: Final = "webhooks.has_subscribers"
+
+
+def subscribers_exist(agency_id: ColumnElement[int]) -> Exists:
+    """``has_subscribers`` as an EXISTS over a column, for a statement that reads the event's order anyway."""
+    return exists().where(_matching(agency_id))
+
+
+def remember_subscribers(session: Session, agency_id: int | None, answer: bool) -> None:
+    """Record what ``subscribers_exist`` answered, for ``has_subscribers`` in this transaction."""
+    session.info.setdefault(_SUBSCRIBERS_CACHE, {})[agency_id] = answer
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -7,12 +7,16 @@ from sqlalchemy import func, select
 
 from logistics.orders.models import Order, OrderState
 from tests.conftest import clean_transactional
-from tests.tracking.tracking_helpers import CTX, book, courier, payload, scan
+from tests.tracking.tracking_helpers import CTX, ID_DIGITS, KEY, book, courier, payload, scan
+from tracking.delivery import CodeCheck, check_id_digits
 from tracking.models import EventKind, RefusedScan, TrackingEvent
 from tracking.scans import record_scan
 from tracking.services import verify_chain
 
 THREADS = 6
+# Each scan in its own savepoint (a batch), or alone in its transaction (the API's single scan: no savepoint,
+# a refusal rolls the transaction back): both must keep one winner and an unforked chain.
+ALONE = pytest.mark.parametrize("alone", [False, True], ids=["savepoint", "alone"])
 
 
 def _collected_order(db):
@@ -22,7 +26,7 @@ def _collected_order(db):
         return order.id, order.item_code, order.post_office_id
 
 
-def _race(db, payloads, actor):
+def _race(db, payloads, actor, *, alone):
     barrier = threading.Barrier(len(payloads))
     outcomes, errors = [], []
 
@@ -30,7 +34,7 @@ def _race(db, payloads, actor):
         try:
             barrier.wait(timeout=30)
             with db.unit_of_work() as s:
-                outcomes.append(record_scan(s, raw, actor=actor, ctx=CTX))
+                outcomes.append(record_scan(s, raw, actor=actor, ctx=CTX, alone=alone))
         except Exception as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
 
@@ -43,14 +47,15 @@ def _race(db, payloads, actor):
     return outcomes
 
 
-def test_of_concurrent_scans_of_one_item_exactly_one_transition_wins(db):
+@ALONE
+def test_of_concurrent_scans_of_one_item_exactly_one_transition_wins(db, alone):
     try:
         order_id, _code, _po = _collected_order(db)
         with db.unit_of_work() as s:
             order = s.get(Order, order_id)
             raws = [payload(order, "arrived_post_office") for _ in range(THREADS)]
             actor = courier(order)
-        outcomes = _race(db, raws, actor)
+        outcomes = _race(db, raws, actor, alone=alone)
         assert sum(o.ok for o in outcomes) == 1
         assert all(o.error in {"conflict", "invalid_transition"} for o in outcomes if not o.ok)
         with db.unit_of_work() as s:
@@ -64,14 +69,15 @@ def test_of_concurrent_scans_of_one_item_exactly_one_transition_wins(db):
         clean_transactional(db)
 
 
-def test_concurrent_replays_of_one_key_record_one_event(db):
+@ALONE
+def test_concurrent_replays_of_one_key_record_one_event(db, alone):
     try:
         order_id, _code, _po = _collected_order(db)
         with db.unit_of_work() as s:
             order = s.get(Order, order_id)
             raw = payload(order, "arrived_post_office")
             actor = courier(order)
-        outcomes = _race(db, [raw] * THREADS, actor)
+        outcomes = _race(db, [raw] * THREADS, actor, alone=alone)
         assert all(o.ok for o in outcomes)
         assert sum(not o.replayed for o in outcomes) == 1
         assert len({o.event_id for o in outcomes}) == 1
@@ -83,7 +89,8 @@ def test_concurrent_replays_of_one_key_record_one_event(db):
 
 
 @pytest.mark.parametrize("db", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
-def test_a_scan_working_on_a_stale_copy_loses_on_the_version_check(db):
+@ALONE
+def test_a_scan_working_on_a_stale_copy_loses_on_the_version_check(db, alone):
     try:
         order_id, _code, _po = _collected_order(db)
         slow = db.session()
@@ -92,7 +99,8 @@ def test_a_scan_working_on_a_stale_copy_loses_on_the_version_check(db):
             assert stale.state == OrderState.COLLECTED
             with db.unit_of_work() as fast:
                 assert scan(fast, fast.get(Order, order_id), "arrived_post_office").ok
-            outcome = record_scan(slow, payload(stale, "arrived_post_office"), actor=courier(stale), ctx=CTX)
+            outcome = record_scan(slow, payload(stale, "arrived_post_office"), actor=courier(stale), ctx=CTX,
+                                  alone=alone)
             slow.commit()
         finally:
             slow.close()
@@ -101,5 +109,33 @@ def test_a_scan_working_on_a_stale_copy_loses_on_the_version_check(db):
             assert verify_chain(s, order_id) == []
             refused = s.scalars(select(RefusedScan)).one()
             assert refused.error == "conflict" and refused.state == "at_post_office"
+    finally:
+        clean_transactional(db)
+
+
+@ALONE
+@pytest.mark.parametrize("db", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_collection_that_loses_the_race_leaves_no_trace_of_its_writes(db, alone):
+    # The losing collection had already written its ID digits (an upsert) when its version check failed:
+    # that write must be undone with it, by the savepoint or, alone, by rolling the transaction back.
+    try:
+        with db.unit_of_work() as s:
+            order_id = book(s).id
+        slow = db.session()
+        try:
+            stale = slow.get(Order, order_id)
+            raw = payload(stale, "collected", id_number_last4="9999")
+            with db.unit_of_work() as fast:
+                assert scan(fast, fast.get(Order, order_id), "collected").ok
+            outcome = record_scan(slow, raw, actor=courier(stale), ctx=CTX, alone=alone)
+            slow.commit()
+        finally:
+            slow.close()
+        assert outcome.error == "conflict"
+        with db.unit_of_work() as s:
+            dossier_id = s.get(Order, order_id).dossier_id
+            assert check_id_digits(s, KEY, dossier_id, ID_DIGITS) == CodeCheck.OK  # the winner's, not 9999
+            assert s.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.order_id == order_id)) == 2
+            assert verify_chain(s, order_id) == []
     finally:
         clean_transactional(db)

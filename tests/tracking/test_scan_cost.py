@@ -1,0 +1,57 @@
+"""What one scan over the API costs the database: statements per request, so a regression fails.
+
+The bench (``bench/bench_http.py``) measures the time; this counts the round trips that most of it is. Without
+Redis the rate limiter is a database upsert, so it is one of the statements counted here.
+"""
+
+import uuid
+
+import pytest
+from sqlalchemy import event
+
+from logistics.accounts.models import Role
+from tests.factories import login, make_user
+from tests.tracking.tracking_helpers import ID_DIGITS, book, checklist
+from web.context import services
+
+# Per request: rate limit, the logged-in user, one read of the item (with its dossier, version, chain head, key
+# check, webhook subscribers and, for a collection, the checklist), the event, the order's version-checked
+# update, the audit row; a collection adds the ID digits (one upsert) and the citizen's notification (outbox).
+# SQLite has no RETURNING-free BEGIN: its explicit ``BEGIN IMMEDIATE`` is counted too.
+LIMITS = {
+    "postgresql": {"collected": 8, "arrived_post_office": 6, "left_post_office": 6},
+    "sqlite": {"collected": 10, "arrived_post_office": 8, "left_post_office": 8},
+}
+
+
+@pytest.mark.parametrize("event_kind", ["collected", "arrived_post_office", "left_post_office"])
+def test_a_single_scan_costs_a_handful_of_statements(app, client, db, event_kind):
+    with app.app_context():
+        svc = services()
+        with svc.db.unit_of_work() as s:
+            order = book(s)
+            courier = make_user(s, Role.COURIER, post_office_code=order.post_office.code)
+            qr = svc.signer.tracking_url("https://x", order.item_code)
+            docs = checklist(order)
+            username = courier.username
+    login(client, username)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement.split("\n")[0][:100])
+
+    engine = db.engine
+    for kind in ["collected", "arrived_post_office", "left_post_office"]:
+        raw = {"qr": qr, "event": kind, "idempotency_key": str(uuid.uuid4()), "lat": 9.18, "lon": 105.15}
+        if kind == "collected":
+            raw.update(seal_number="NP-0001", documents=docs, id_number_last4=ID_DIGITS)
+        statements.clear()
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            resp = client.post("/api/v1/scans", json=raw)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert resp.status_code == 201, resp.get_json()
+        if kind == event_kind:
+            assert len(statements) <= LIMITS[db.dialect][kind], statements
+            return
