@@ -8,8 +8,8 @@ Q, as on the label), then
 * PDF: reportlab paints just that symbol (one path of module runs, the label's 46 mm box) on a one-page
   100 x 150 mm document with the label's canvas options;
 * PNG: qrcode's own image of just the symbol (PIL, 8 px modules: the label's module size at 203 dpi),
-  saved as PNG. For reference, the QR-only page through the label's raster path (pdfium at 203 dpi and
-  the label's PNG writer) is printed too;
+  saved as PNG. For reference, the QR-only page through the label's raster path (the label's pixel
+  painter at 203 dpi and its PNG writer) is printed too;
 * SVG (no target): qrcode's SVG path image of the symbol;
 * sheet: the same symbols, bare, four to an A4 page.
 
@@ -125,17 +125,22 @@ def bare_qr_png(url: str) -> bytes:
 
 
 def bare_qr_page_png(url: str) -> bytes:
-    """The QR-only page through the label's own raster path (pdfium, the label's PNG writer)."""
-    import pypdfium2  # noqa: PLC0415
+    """The QR-only page through the label's own raster path (its pixel painter and PNG writer), for reference."""
+    from PIL import Image  # noqa: PLC0415
 
-    from logistics.labels.render import _encode_png_grey  # noqa: PLC0415 - the label's writer, for reference
+    from logistics.labels.render import (  # noqa: PLC0415 - the label's own painter and writer, for reference
+        Layout,
+        _encode_png_grey,
+        _paint_raster,
+        _qr_fill,
+        _raster_size,
+    )
 
-    pdf = pypdfium2.PdfDocument(bare_qr_pdf(url))
-    try:
-        image = pdf[0].render(scale=203 / 72, grayscale=True).to_pil()
-        return _encode_png_grey(image.tobytes(), image.width, image.height, 203)
-    finally:
-        pdf.close()
+    layout = Layout(LABEL_WIDTH_MM, LABEL_HEIGHT_MM, (_qr_fill(url, 0, 12, QR_BOX_MM),), "QR")
+    width, height = _raster_size(layout, 203)
+    image = Image.new("L", (width + 1, height), 255)  # with the writer's spare column, as render_png
+    _paint_raster(image, layout, 203)
+    return _encode_png_grey(image, 203)
 
 
 def bare_qr_svg(url: str) -> bytes:
@@ -201,7 +206,7 @@ def main() -> None:
     cold_ms = (time.perf_counter() - start) * 1000
     labels = [label(i) for i in range(max(n, sheet_n))]
     urls = [d.qr_url for d in labels]
-    for i in range(3):  # warm-up: fonts registered, pdfium and PIL loaded, caches filled
+    for i in range(3):  # warm-up: fonts registered, PIL loaded, caches filled
         render_png(label(999_990 + i))
         bare_qr_page_png(urls[i])
         bare_qr_png(urls[i])
@@ -225,7 +230,7 @@ def main() -> None:
         rate_row("labels: PNG label, 203 dpi", png["label"], png["ceiling"], "QR-only PNG (qrcode's PIL image)",
                  target=True),
         rate_row("labels: PNG label vs QR-only page, same raster path", png["label"], png["page"],
-                 "QR-only page via pdfium + PNG writer", target=False),
+                 "QR-only page via the label's painter + PNG writer", target=False),
         rate_row("labels: SVG label", svg["label"], svg["ceiling"], "QR-only SVG (qrcode's SVG path)", target=False),
         row(f"labels: A4 sheet of {sheet_n:,} labels", sheet_s, "s", ceiling=bare_sheet_s,
             ceiling_path="the bare QR codes on A4", ratio=bare_sheet_s / sheet_s,
