@@ -217,8 +217,9 @@ def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext, *, key: st
     scanned: dict[str, Order] = session.info.setdefault(_SCANNED, {})
     order = scanned.get(code)
     if order is None:
-        read = _READ_ITEM[raw.get("event") == EventKind.COLLECTED]
-        row = session.execute(read, {"code": code, "key": key}).unique().first()
+        collection = raw.get("event") == EventKind.COLLECTED
+        result = session.execute(_READ_ITEM[collection], {"code": code, "key": key})
+        row = (result.unique() if collection else result).first()  # a checklist comes as one row per document
         if row is None:
             raise _refuse("unknown_item", f"Không có bưu gửi mang mã {code}. / No item has code {code}.")
         order, version, head, key_known, subscribed = row
