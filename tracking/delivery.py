@@ -85,15 +85,18 @@ def _secret(session: Session, dossier_id: int) -> DeliverySecret:
 def record_id_digits(session: Session, key: bytes, dossier_id: int, digits: str) -> None:
     """Remember (as a keyed hash) the last digits of the applicant's ID seen at collection."""
     digest = _mac(key, "id", dossier_id, digits)
-    loaded = session.identity_map.get(identity_key(DeliverySecret, dossier_id))
-    if loaded is not None:
-        loaded.id_digits_hash = digest
+    known = session.identity_map.get(identity_key(DeliverySecret, dossier_id)) or next(
+        (obj for obj in session.new if isinstance(obj, DeliverySecret) and obj.dossier_id == dossier_id), None)
+    if known is not None:
+        known.id_digits_hash = digest
         return
     # Collection is on the scan path: one upsert instead of a read and then an insert (on the table: the ORM's
-    # bulk-insert machinery would cost more than the statement).
+    # bulk-insert machinery would cost more than the statement). Nothing pending needs writing first (a pending
+    # secret of this dossier was handled above), so a batch's notifications are not flushed one by one here.
     stmt = upsert(session.get_bind().dialect.name, DeliverySecret.__table__).values(
         dossier_id=dossier_id, id_digits_hash=digest, failed_checks=0, issued_at=utcnow())
-    session.execute(stmt.on_conflict_do_update(index_elements=["dossier_id"], set_={"id_digits_hash": digest}))
+    with session.no_autoflush:
+        session.execute(stmt.on_conflict_do_update(index_elements=["dossier_id"], set_={"id_digits_hash": digest}))
 
 
 def issue_delivery_code(session: Session, key: bytes, dossier_id: int) -> str:

@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, exists, or_, select, union_all
@@ -76,6 +76,7 @@ _READ_ITEM: Final = {
 }
 _CODE_RE: Final = re.compile(r"\d{6}")
 _SCANNED: Final = "tracking.scanned_orders"  # session.info: item code -> order, for repeat scans in a batch
+_Guard = Literal["savepoint", "transaction", "none"]  # how a scan's writes are undone after a lost race
 
 # What each role may scan; hand-over to an agency goes through the hand-over record (tracking.agency).
 SCANNABLE: Final[dict[str, frozenset[EventKind]]] = {
@@ -339,7 +340,8 @@ def check_checklist(order: Order, given: object) -> list[dict[str, Any]]:
     return [{"id": i, "name": docs[i].name, "form": str(f), "quantity": q} for i, (f, q) in sorted(ticked.items())]
 
 
-def _collection(session: Session, order: Order, raw: Mapping[str, Any], ctx: ScanContext) -> dict[str, Any]:
+def _collection(order: Order, raw: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """The collection's details, and the applicant's ID digits to record once the scan is accepted."""
     details: dict[str, Any] = {"seal_number": _seal(raw)}
     if order.leg == Leg.PICKUP:
         details["documents"] = check_checklist(order, raw.get("documents"))
@@ -349,20 +351,30 @@ def _collection(session: Session, order: Order, raw: Mapping[str, Any], ctx: Sca
                 raise _refuse("id_digits_required", "Cần 4 số cuối CCCD của người nộp (để trả kết quả). / "
                               "The last 4 digits of the applicant's ID are required.", order=order,
                               details={"field": "id_number_last4"})
-            delivery.record_id_digits(session, ctx.key, order.dossier_id, digits)
             details["id_digits_recorded"] = True
-    return details
+            return details, digits
+    return details, None
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """What the requirements of a scan gave: the event's details and reason, and the ID digits to record."""
+
+    details: dict[str, Any]
+    reason: str | None = None
+    id_digits: str | None = None
 
 
 def _requirements(session: Session, order: Order, kind: EventKind, raw: Mapping[str, Any],
-                  ctx: ScanContext) -> tuple[dict[str, Any], str | None]:
-    """Check the event's requirements; returns (details to record, reason code)."""
+                  ctx: ScanContext) -> _Checked:
+    """Check the event's requirements (reads only: a refusal here has written nothing)."""
     details: dict[str, Any] = {}
     reason: str | None = None
     dossier = order.dossier
     if kind == EventKind.COLLECTED:
-        details.update(_collection(session, order, raw, ctx))
-    elif kind == EventKind.DELIVERED:
+        collected, digits = _collection(order, raw)
+        return _Checked(collected, id_digits=digits)
+    if kind == EventKind.DELIVERED:
         details["identity"] = _identity(session, order, raw, ctx)
         code = raw.get("delivery_code")
         if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
@@ -388,7 +400,7 @@ def _requirements(session: Session, order: Order, kind: EventKind, raw: Mapping[
     elif kind == EventKind.LOST and not _note(raw):
         raise _refuse("note_required", "Cần mô tả tình trạng thất lạc/hư hỏng. / Describe the loss or damage.",
                       order=order, details={"field": "note"})
-    return details, reason
+    return _Checked(details, reason)
 
 
 def _identity(session: Session, order: Order, raw: Mapping[str, Any], ctx: ScanContext) -> dict[str, Any]:
@@ -449,6 +461,11 @@ def _after(session: Session, order: Order, kind: EventKind, *, previous: OrderSt
 
 def _record(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: ScanContext, key: str | None,
             now: datetime, check_key: bool = False) -> ScanOutcome:
+    """Check the scan, then write it.
+
+    Every refusal is raised before the first write (the checks only read), so a refused scan has nothing to
+    undo; only a database error (a lost race) can interrupt the writes.
+    """
     order, typed = _item(session, raw, ctx, key=key if check_key else None)
     kind = _kind(raw, actor)
     device_time = parse_device_time(raw.get("device_time"), ctx.tz)
@@ -458,7 +475,8 @@ def _record(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: Scan
         state_after = next_state(order.leg, order.state, kind)
     except TransitionRefused as exc:
         raise _refuse("invalid_transition", str(exc), order=order) from None
-    details, reason = _requirements(session, order, kind, raw, ctx)
+    checked = _requirements(session, order, kind, raw, ctx)
+    details, reason = checked.details, checked.reason
     if typed:
         details["typed_code"] = True
     skew = int((device_time - now).total_seconds()) if device_time else None
@@ -472,6 +490,8 @@ def _record(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: Scan
         device_time=device_time, reason_code=reason, note=note, idempotency_key=key,
         clock_skew_s=skew, clock_skew_flag=flagged, details=details or None,
     )
+    if checked.id_digits is not None:
+        delivery.record_id_digits(session, ctx.key, order.dossier_id, checked.id_digits)
     _after(session, order, kind, previous=previous, ev=ev, ctx=ctx)
     return ScanOutcome(ok=True, item_code=order.item_code, event=str(kind), state=str(state_after), event_id=ev.id,
                        clock_skew_flag=flagged, details={"clock_skew_s": skew} if flagged else {})
@@ -529,9 +549,20 @@ def record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: 
     ``known_keys``: the keys already recorded, looked up once for a whole batch (a key missing from it that
     a concurrent request records meanwhile is still caught, by the unique constraint).
 
-    ``alone``: the caller's transaction holds nothing but this scan (the API's single scan), so a refused or
-    conflicting scan rolls the whole transaction back before its refusal is logged, instead of each scan
-    paying a savepoint and its release (two round trips) for the rare refusal.
+    ``alone``: the caller's transaction holds nothing but this scan (the API's single scan). A refusal has
+    written nothing (see ``_record``), and a lost race rolls the whole transaction back before it is logged,
+    instead of every scan paying a savepoint and its release (two round trips) for that rare case.
+    """
+    return _record_scan(session, raw, actor=actor, ctx=ctx, now=now, known_keys=known_keys,
+                        guard="transaction" if alone else "savepoint")
+
+
+def _record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: ScanContext,
+                 now: datetime | None, known_keys: set[str] | None, guard: _Guard) -> ScanOutcome:
+    """``record_scan``, the scan's writes guarded against a lost race as ``guard`` says.
+
+    ``savepoint``: its own savepoint; ``transaction``: the whole transaction is rolled back; ``none``: the
+    database error reaches the caller (``record_scans``, which then records the batch again with savepoints).
     """
     malformed = _malformed(raw)
     if malformed is not None:
@@ -548,31 +579,46 @@ def record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx: 
     replay = _replay(session, key) if known_keys is not None and key in known_keys else None
     if replay is not None:
         return replay
-    try:
-        with contextlib.nullcontext() if alone else session.begin_nested():
-            return _record(session, raw, actor, ctx=ctx, key=key, now=now or utcnow(), check_key=single)
-    except _KnownKey:
-        order, refusal = None, _refuse("conflict", "")
-    except _Refusal as exc:
-        refusal, order = exc, exc.order
-    except (StaleDataError, IntegrityError):
-        # Another scan moved this item first (version check), or replayed this key at the same moment.
-        order = None
-        refusal = _refuse("conflict", "")
-    if alone:
-        session.rollback()  # whatever the refused scan wrote before it was refused (the savepoint's job)
+    attempt = _attempt(session, raw, actor, ctx=ctx, key=key, now=now or utcnow(), check_key=single, guard=guard)
+    if isinstance(attempt, ScanOutcome):
+        return attempt
+    order, refusal = attempt
     order = order or (None if refusal.code == "conflict" else _order_of(session, raw))
     # A replay (or the same key recorded by a concurrent request meanwhile): answer with the original outcome.
     replay = _replay(session, key) if single or refusal.code in {"invalid_transition", "conflict"} else None
     if replay is not None:
         return replay
     if refusal.code == "conflict":
-        order = _order_of(session, raw)
-        state = order.state if order is not None else None
-        refusal = _refuse("conflict", "Bưu gửi vừa được cập nhật bởi một lượt quét khác; trạng thái hiện tại: "
+        order, refusal = _conflict(session, raw)
+    return _log_refusal(session, raw, actor, refusal, key=key, order=order, ctx=ctx)
+
+
+def _attempt(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: ScanContext, key: str, now: datetime,
+             check_key: bool, guard: _Guard) -> ScanOutcome | tuple[Order | None, _Refusal]:
+    """The accepted scan's outcome, or the refused scan's item (when known) and refusal."""
+    try:
+        with session.begin_nested() if guard == "savepoint" else contextlib.nullcontext():
+            return _record(session, raw, actor, ctx=ctx, key=key, now=now, check_key=check_key)
+    except _KnownKey:
+        return None, _refuse("conflict", "")
+    except _Refusal as exc:
+        return exc.order, exc
+    except (StaleDataError, IntegrityError):
+        # Another scan moved this item first (version check), or replayed this key at the same moment.
+        if guard == "none":
+            raise
+        if guard == "transaction":
+            session.rollback()
+        return None, _refuse("conflict", "")
+
+
+def _conflict(session: Session, raw: Mapping[str, Any]) -> tuple[Order | None, _Refusal]:
+    """The item as it is now, and the refusal of a scan that lost a race for it."""
+    order = _order_of(session, raw)
+    state = order.state if order is not None else None
+    return order, _refuse("conflict", "Bưu gửi vừa được cập nhật bởi một lượt quét khác; trạng thái hiện tại: "
                           f"'{state}'. / Another scan changed this item at the same moment; current state: "
                           f"'{state}'.")
-    return _log_refusal(session, raw, actor, refusal, key=key, order=order, ctx=ctx)
 
 
 def _malformed(raw: object) -> ScanOutcome | None:
@@ -620,7 +666,18 @@ def record_scans(session: Session, raws: Sequence[Any], *, actor: Actor, ctx: Sc
                           code="batch_too_large")
     known = _known_keys(session, raws)
     _preload(session, raws)
-    return [record_scan(session, raw, actor=actor, ctx=ctx, now=now, known_keys=known) for raw in raws]
+    # Refusals write nothing, so the scans need no savepoint each unless one loses a race with another writer
+    # (its item moved, or its key was recorded meanwhile): then the batch is recorded again, each scan in its
+    # own savepoint, and the race costs only that scan.
+    try:
+        with session.begin_nested():
+            return [_record_scan(session, raw, actor=actor, ctx=ctx, now=now, known_keys=known, guard="none")
+                    for raw in raws]
+    except (StaleDataError, IntegrityError):
+        pass
+    known = _known_keys(session, raws)
+    return [_record_scan(session, raw, actor=actor, ctx=ctx, now=now, known_keys=known, guard="savepoint")
+            for raw in raws]
 
 
 def _preload(session: Session, raws: Sequence[Any]) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import ScalarSelect, Table, bindparam, event, insert, select, update
+from sqlalchemy import ScalarSelect, Table, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
@@ -124,7 +124,8 @@ def append_event(
         session.add(ev)
         session.flush()
     else:
-        session.flush()  # the order's own pending changes first: the version checked below is then current
+        if inspect(order).modified:
+            session.flush()  # the order's own pending changes first: the version checked below is then current
         ev = _chained(order, kind, state_after, prev_hash=chain_head(session, order), server_time=utcnow(), **fields)
         _write_appended(session, order, ev)
     remember_head(session, order.id, order.version, ev.hash)  # the write bumped the version
@@ -150,11 +151,14 @@ def _write_appended(session: Session, order: Order, ev: TrackingEvent) -> None:
     Touching the row even when the state stays the same (a re-assignment, a result recorded on an accepted
     leg) makes the version check guard every append, so two writers can never fork the chain.
     """
-    moved = session.execute(_MOVE, {"order_id": order.id, "seen": order.version, "state": ev.state_after,
-                                    "at": ev.server_time, "next": order.version + 1})
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
-        raise StaleDataError(f"order {order.id}: another writer moved it from version {order.version}")
-    ev.id = session.execute(_INSERT_EVENT, {key: getattr(ev, key) for key in _EVENT_COLUMNS}).scalar_one()
+    # The event refers only to stored rows (its order, people, places), so what else is pending (a batch's
+    # notifications) need not be flushed first: it goes out in one statement later.
+    with session.no_autoflush:
+        moved = session.execute(_MOVE, {"order_id": order.id, "seen": order.version, "state": ev.state_after,
+                                        "at": ev.server_time, "next": order.version + 1})
+        if moved.rowcount != 1:  # type: ignore[attr-defined]
+            raise StaleDataError(f"order {order.id}: another writer moved it from version {order.version}")
+        ev.id = session.execute(_INSERT_EVENT, {key: getattr(ev, key) for key in _EVENT_COLUMNS}).scalar_one()
     for key, value in (("state", ev.state_after), ("updated_at", ev.server_time), ("version", order.version + 1)):
         set_committed_value(order, key, value)
     make_transient_to_detached(ev)

@@ -55,3 +55,32 @@ def test_a_single_scan_costs_a_handful_of_statements(app, client, db, event_kind
         if kind == event_kind:
             assert len(statements) <= LIMITS[db.dialect][kind], statements
             return
+
+
+def test_a_batch_costs_a_few_statements_per_scan(app, client, db):
+    # Each collection in a batch: the order's update, the event, the ID digits; the citizens' notifications go
+    # out in one INSERT at commit on PostgreSQL (one per row on SQLite). No savepoint per scan.
+    n = 10
+    with app.app_context():
+        svc = services()
+        with svc.db.unit_of_work() as s:
+            orders = [book(s) for _ in range(n)]
+            courier = make_user(s, Role.COURIER, post_office_code=orders[0].post_office.code)
+            raws = [{"qr": svc.signer.tracking_url("https://x", o.item_code), "event": "collected",
+                     "idempotency_key": str(uuid.uuid4()), "seal_number": "NP-0001", "documents": checklist(o),
+                     "id_number_last4": ID_DIGITS} for o in orders]
+            username = courier.username
+    login(client, username)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement.split("\n")[0][:100])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        resp = client.post("/api/v1/scans", json={"scans": raws})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert resp.status_code == 200 and resp.get_json()["accepted"] == n, resp.get_json()
+    per_scan = 3 if db.dialect == "postgresql" else 4
+    assert len(statements) <= per_scan * n + 15, "\n".join(statements)

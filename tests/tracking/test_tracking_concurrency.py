@@ -10,7 +10,7 @@ from tests.conftest import clean_transactional
 from tests.tracking.tracking_helpers import CTX, ID_DIGITS, KEY, book, courier, payload, scan
 from tracking.delivery import CodeCheck, check_id_digits
 from tracking.models import EventKind, RefusedScan, TrackingEvent
-from tracking.scans import record_scan
+from tracking.scans import record_scan, record_scans
 from tracking.services import verify_chain
 
 THREADS = 6
@@ -137,5 +137,37 @@ def test_a_collection_that_loses_the_race_leaves_no_trace_of_its_writes(db, alon
             assert check_id_digits(s, KEY, dossier_id, ID_DIGITS) == CodeCheck.OK  # the winner's, not 9999
             assert s.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.order_id == order_id)) == 2
             assert verify_chain(s, order_id) == []
+    finally:
+        clean_transactional(db)
+
+
+@pytest.mark.parametrize("db", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+def test_a_batch_with_a_scan_that_loses_a_race_keeps_the_others(db):
+    # A batch records its scans without a savepoint each; when one loses the version check, the batch is
+    # recorded again with savepoints, so only that scan is refused and nothing is written twice.
+    try:
+        with db.unit_of_work() as s:
+            fresh_id = book(s).id
+        contested_id, _code, _po = _collected_order(db)
+        slow = db.session()
+        try:
+            stale = slow.get(Order, contested_id)  # loaded before the other courier's scan commits
+            fresh = slow.get(Order, fresh_id)
+            raws = [payload(fresh, "collected"), payload(stale, "arrived_post_office")]
+            with db.unit_of_work() as other:
+                assert scan(other, other.get(Order, contested_id), "arrived_post_office").ok
+            outcomes = record_scans(slow, raws, actor=courier(stale), ctx=CTX)
+            slow.commit()
+        finally:
+            slow.close()
+        assert [o.ok for o in outcomes] == [True, False]
+        assert outcomes[1].error == "conflict"
+        with db.unit_of_work() as s:
+            for order_id in (fresh_id, contested_id):
+                assert verify_chain(s, order_id) == []
+            kinds = list(s.scalars(select(TrackingEvent.kind).where(TrackingEvent.order_id == fresh_id)
+                                   .order_by(TrackingEvent.id)))
+            assert kinds == [EventKind.CREATED, EventKind.COLLECTED]
+            assert s.scalars(select(RefusedScan.error)).all() == ["conflict"]
     finally:
         clean_transactional(db)
