@@ -140,6 +140,16 @@ _EVENT_COLUMNS: Final = tuple(c.key for c in _EVENTS.columns if c.key != "id")
 _MOVE: Final = (update(_ORDERS).where(_ORDERS.c.id == bindparam("order_id"), _ORDERS.c.version == bindparam("seen"))
                 .values(state=bindparam("state"), updated_at=bindparam("at"), version=bindparam("next")))
 _INSERT_EVENT: Final = insert(_EVENTS).returning(_EVENTS.c.id)
+# PostgreSQL does both in one round trip: the INSERT takes its order id from the UPDATE's RETURNING, so a lost
+# version check inserts nothing and returns no id. (SQLite has no data-modifying WITH: two statements there.)
+_MOVED: Final = _MOVE.returning(_ORDERS.c.id).cte("moved")
+_MOVE_AND_INSERT: Final = insert(_EVENTS).from_select(
+    list(_EVENT_COLUMNS),
+    # The event's values are named ``e_<column>``: a parameter named like a column of ``orders`` (post_office_id)
+    # would otherwise become one more SET of the UPDATE.
+    select(*[_MOVED.c.id if key == "order_id" else bindparam(f"e_{key}", type_=_EVENTS.c[key].type)
+             for key in _EVENT_COLUMNS]),
+).add_cte(_MOVED).returning(_EVENTS.c.id)
 
 
 def _write_appended(session: Session, order: Order, ev: TrackingEvent) -> None:
@@ -153,12 +163,21 @@ def _write_appended(session: Session, order: Order, ev: TrackingEvent) -> None:
     """
     # The event refers only to stored rows (its order, people, places), so what else is pending (a batch's
     # notifications) need not be flushed first: it goes out in one statement later.
+    move = {"order_id": order.id, "seen": order.version, "state": ev.state_after, "at": ev.server_time,
+            "next": order.version + 1}
+    row = {key: getattr(ev, key) for key in _EVENT_COLUMNS}
+    stale = StaleDataError(f"order {order.id}: another writer moved it from version {order.version}")
     with session.no_autoflush:
-        moved = session.execute(_MOVE, {"order_id": order.id, "seen": order.version, "state": ev.state_after,
-                                        "at": ev.server_time, "next": order.version + 1})
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
-            raise StaleDataError(f"order {order.id}: another writer moved it from version {order.version}")
-        ev.id = session.execute(_INSERT_EVENT, {key: getattr(ev, key) for key in _EVENT_COLUMNS}).scalar_one()
+        if session.get_bind().dialect.name == "postgresql":
+            values = {f"e_{key}": value for key, value in row.items() if key != "order_id"}
+            event_id = session.execute(_MOVE_AND_INSERT, {**values, **move}).scalar_one_or_none()
+            if event_id is None:
+                raise stale
+        else:
+            if session.execute(_MOVE, move).rowcount != 1:  # type: ignore[attr-defined]
+                raise stale
+            event_id = session.execute(_INSERT_EVENT, row).scalar_one()
+    ev.id = event_id
     for key, value in (("state", ev.state_after), ("updated_at", ev.server_time), ("version", order.version + 1)):
         set_committed_value(order, key, value)
     make_transient_to_detached(ev)

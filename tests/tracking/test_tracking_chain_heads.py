@@ -2,11 +2,12 @@
 
 import contextlib
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from logistics.agencies.models import PostOffice
 from logistics.orders.models import Order, OrderState
 from tests.tracking.tracking_helpers import CTX, book, courier, payload
-from tracking.models import EventKind
+from tracking.models import EventKind, TrackingEvent
 from tracking.scans import record_scans
 from tracking.services import append_event, verify_chain
 
@@ -41,3 +42,18 @@ def test_a_write_by_another_path_changes_the_version_and_the_head_is_read_again(
     s.refresh(order)
     append_event(s, order, EventKind.ASSIGNED, OrderState.ASSIGNED, actor_role="dispatcher")
     assert verify_chain(s, order.id) == []
+
+
+def test_an_append_changes_only_the_orders_state_and_version(db_session):
+    # The event's own columns (its post office, agency, times) must never leak into the order's row: the
+    # append writes the order and the event in one statement on PostgreSQL, with disjoint parameter names.
+    s = db_session
+    order = book(s)
+    office, updated = order.post_office_id, order.version
+    other = s.scalar(select(PostOffice.id).where(PostOffice.id != office).limit(1))
+    ev = append_event(s, order, EventKind.ASSIGNED, OrderState.ASSIGNED, actor_role="dispatcher",
+                      post_office_id=other, agency_id=order.dossier.agency_id, note="x")
+    s.expire_all()
+    stored = s.get(Order, order.id)
+    assert (stored.post_office_id, stored.state, stored.version) == (office, OrderState.ASSIGNED, updated + 1)
+    assert s.get(TrackingEvent, ev.id).post_office_id == other
