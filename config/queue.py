@@ -22,9 +22,9 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import JSON, Index, Integer, String, Text, event, func, or_, select, update
+from sqlalchemy import JSON, Index, Integer, String, Text, bindparam, event, func, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from config.db import Base, Database, UTCDateTime, utcnow, wall_clock
@@ -274,26 +274,32 @@ def claim_pending(
     dispatch the same message at the same time; a stale claim is taken over after ``stale_after``.
     """
     now = now or utcnow()
-    stale = now - stale_after
-    claimable = (
-        OutboxMessage.done_at.is_(None),
-        OutboxMessage.attempts < MAX_ATTEMPTS,
-        or_(OutboxMessage.dispatched_at.is_(None), OutboxMessage.dispatched_at < stale),
-    )
-    # One statement picks and claims. The outer condition is checked again row by row, so a row another relay
-    # claimed meanwhile is skipped; on PostgreSQL, rows another relay is claiming right now are passed over
-    # (SKIP LOCKED) instead of waited for. SQLite has one writer at a time and no row locks.
-    # On the table, not the ORM: the relay runs beside the requests, and building ORM objects it never uses cost
-    # more than the statement.
-    outbox = OutboxMessage.__table__.c
-    candidates = (select(OutboxMessage.id).where(*claimable).order_by(OutboxMessage.id).limit(limit)
-                  .with_for_update(skip_locked=True))
     with db.engine.begin() as conn:
-        rows = conn.execute(
-            update(OutboxMessage.__table__).where(outbox.id.in_(candidates), *claimable)  # type: ignore[arg-type]
-            .values(dispatched_at=now).returning(outbox.id, outbox.queue)
-        ).all()
+        rows = conn.execute(_CLAIM, {"now": now, "stale": now - stale_after, "limit": limit}).all()
     return sorted((Claimed(int(r.id), str(r.queue)) for r in rows), key=lambda m: m.id)
+
+
+def _claim_statement() -> Any:
+    """The claim, built once (it runs after every commit that enqueued work; rebuilding it cost more than it).
+
+    One statement picks and claims. The outer condition is checked again row by row, so a row another relay
+    claimed meanwhile is skipped; on PostgreSQL, rows another relay is claiming right now are passed over
+    (SKIP LOCKED) instead of waited for. SQLite has one writer at a time and no row locks. On the table, not the
+    ORM: the relay never uses ORM objects.
+    """
+    outbox = OutboxMessage.__table__.c
+    claimable = (
+        outbox.done_at.is_(None),
+        outbox.attempts < MAX_ATTEMPTS,
+        or_(outbox.dispatched_at.is_(None), outbox.dispatched_at < bindparam("stale", type_=UTCDateTime())),
+    )
+    candidates = (select(outbox.id).where(*claimable).order_by(outbox.id).limit(bindparam("limit"))
+                  .with_for_update(skip_locked=True))
+    return (update(OutboxMessage.__table__).where(outbox.id.in_(candidates), *claimable)  # type: ignore[arg-type]
+            .values(dispatched_at=bindparam("now", type_=UTCDateTime())).returning(outbox.id, outbox.queue))
+
+
+_CLAIM: Final = _claim_statement()
 
 
 def dead_messages(session: Session, *, limit: int = 100) -> list[OutboxMessage]:
@@ -365,6 +371,7 @@ class Relay:
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._redis: Any = None
+        self._queues: dict[int, dict[str, Any]] = {}
         # After Redis refused a push, after-commit kicks leave the work to the reconciler for a while instead
         # of claiming and releasing the same backlog on every commit.
         self._down_until = 0.0
@@ -397,6 +404,15 @@ class Relay:
 
             self._redis = Redis.from_url(self.settings.redis_url, socket_timeout=5, socket_connect_timeout=2)
         return self._redis
+
+    def _rq_queue(self, name: str) -> Any:
+        """The RQ queue ``name`` on the relay's connection, made once per process (not per message)."""
+        conn = self.redis()
+        queues: dict[str, Any] = self._queues.get(id(conn)) or {}
+        self._queues = {id(conn): queues}
+        if name not in queues:
+            queues[name] = rq_queue(name, conn)
+        return queues[name]
 
     def kick(self) -> None:
         """Called after a commit: dispatch (now, or by the dispatcher thread), or wake the in-process runner."""
@@ -458,7 +474,7 @@ class Relay:
                 with conn.pipeline() as pipe:
                     for msg in messages:
                         queue = msg.queue if msg.queue in QUEUE_SPECS else "routing"
-                        rq_queue(queue, conn).enqueue(
+                        self._rq_queue(queue).enqueue(
                             OUTBOX_JOB, msg.id, job_id=f"outbox-{msg.id}", pipeline=pipe, **rq_job_options(queue)
                         )
                     pipe.execute()
