@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from sqlalchemy import JSON, Index, Integer, String, Text, bindparam, event, func, or_, select, update
+from sqlalchemy import JSON, Index, Integer, String, Text, bindparam, event, func, inspect, or_, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from config.db import Base, Database, UTCDateTime, utcnow, wall_clock
@@ -156,16 +156,30 @@ _fresh_lock = threading.Lock()
 
 @event.listens_for(Session, "after_commit")
 def _note_fresh_work(session: Session) -> None:
-    if session.info.pop("outbox_fresh", False):
+    fresh = session.info.pop("outbox_fresh", False)
+    born = [m for m in session.info.pop(_BORN, ()) if inspect(m).persistent]  # savepoints may have undone some
+    if fresh or born:
         url = str(session.get_bind().engine.url)
         with _fresh_lock:
-            _fresh_work.add(url)
+            if fresh:
+                _fresh_work.add(url)
+            _born_work.setdefault(url, []).extend(Claimed(m.id, m.queue) for m in born)
 
 
 @event.listens_for(Session, "after_rollback")
 def _forget_fresh_work(session: Session) -> None:
     if not session.in_nested_transaction():
         session.info.pop("outbox_fresh", None)
+        session.info.pop(_BORN, None)
+
+
+# Sessions whose commits are handed to RQ by this process's dispatcher (the web app's requests, when Redis is
+# configured: ``Relay.claims_at_birth``) write their outbox rows already claimed (``dispatched_at`` set). After
+# commit the dispatcher pushes exactly those rows, without a claim statement; should the process die first,
+# the reconciler sends them once the claim is stale, as for any claim whose relay died.
+BORN_CLAIMED = "outbox_born_claimed"  # session.info flag
+_BORN = "outbox_born"  # session.info: the messages this transaction added, born claimed
+_born_work: dict[str, list[Claimed]] = {}  # by engine URL: committed, born claimed, not yet pushed
 
 
 def enqueue(session: Session, job: str, *, queue: str, dedup_key: str | None = None, **args: Any) -> None:
@@ -183,6 +197,7 @@ def enqueue_many(session: Session, job: str, *, queue: str,
     """
     if queue not in QUEUE_SPECS:
         raise ValueError(f"unknown queue {queue!r}; queues are {', '.join(QUEUES)}")
+    born = bool(session.info.get(BORN_CLAIMED))
     keys = sorted({key for key, _ in messages if key is not None})
     known: set[str | None] = set()
     for start in range(0, len(keys), 500):
@@ -194,9 +209,13 @@ def enqueue_many(session: Session, job: str, *, queue: str,
             if key in known:
                 continue
             known.add(key)
-        session.add(OutboxMessage(job=job, queue=queue, args=args, dedup_key=key))
+        message = OutboxMessage(job=job, queue=queue, args=args, dedup_key=key)
+        if born:
+            message.dispatched_at = wall_clock()
+            session.info.setdefault(_BORN, []).append(message)
+        session.add(message)
         added += 1
-    if added:
+    if added and not born:
         session.info["outbox_fresh"] = True
     return added
 
@@ -356,10 +375,10 @@ class Relay:
 
     With Redis, an after-commit ``kick`` either hands the new messages over at once, in the committing thread
     (``background=False``: workers and commands, whose process may end right after), or wakes this process's
-    dispatcher thread (``background=True``: the web app). The dispatcher claims everything pending in one
-    statement and pushes it in one Redis pipeline, so under load one round serves the commits of many
-    requests, and no request waits for Redis. A message it claimed but could not hand over (the process
-    died) is dispatched again by the reconciler once its claim is stale.
+    dispatcher thread (``background=True``: the web app). The dispatcher pushes what the requests' commits
+    wrote already claimed (``claims_at_birth``: no claim statement at all), claims anything else pending in
+    one statement, and pushes in one Redis pipeline, so no request waits for Redis. A message claimed but not
+    handed over (the process died) is dispatched again by the reconciler once its claim is stale.
     """
 
     def __init__(self, db: Database, settings: Settings, *, background: bool = False) -> None:
@@ -372,6 +391,9 @@ class Relay:
         self._pid = os.getpid()
         self._redis: Any = None
         self._queues: dict[int, dict[str, Any]] = {}
+        self._pending: list[Claimed] = []  # for the dispatcher: born-claimed messages to push
+        self._claim_needed = False  # for the dispatcher: unclaimed work was committed
+        self._pending_lock = threading.Lock()
         # After Redis refused a push, after-commit kicks leave the work to the reconciler for a while instead
         # of claiming and releasing the same backlog on every commit.
         self._down_until = 0.0
@@ -381,6 +403,14 @@ class Relay:
     def uses_redis(self) -> bool:
         """Whether jobs go to RQ workers (else they run in this process)."""
         return bool(self.settings.redis_url)
+
+    @property
+    def claims_at_birth(self) -> bool:
+        """Whether sessions committed in this process may write their outbox rows already claimed for it.
+
+        Only with a dispatcher thread to push them: then the web app's request sessions set ``BORN_CLAIMED``.
+        """
+        return self.background and self.uses_redis
 
     @property
     def stale_after(self) -> timedelta:
@@ -395,6 +425,7 @@ class Relay:
             self._thread = None
             self._wake = threading.Event()
             self._stop = threading.Event()
+            self._pending, self._claim_needed, self._pending_lock = [], False, threading.Lock()
 
     def redis(self) -> Any:
         """The Redis connection (created on first use, never at import or start-up)."""
@@ -416,25 +447,40 @@ class Relay:
 
     def kick(self) -> None:
         """Called after a commit: dispatch (now, or by the dispatcher thread), or wake the in-process runner."""
+        url = str(self.db.engine.url)
         with _fresh_lock:
-            fresh = str(self.db.engine.url) in _fresh_work
-            _fresh_work.discard(str(self.db.engine.url))
-        if not fresh:
+            fresh = url in _fresh_work
+            _fresh_work.discard(url)
+            born = _born_work.pop(url, []) if self.uses_redis else []
+        if not fresh and not born:
             return
         if not self.uses_redis:
             self._wake.set()
         elif self.background:
             self._start_dispatcher()
+            with self._pending_lock:
+                self._pending.extend(born)
+                self._claim_needed = self._claim_needed or fresh
             self._wake.set()
         else:
-            self._dispatch()
+            self._dispatch(born, claim=fresh)
 
-    def _dispatch(self) -> None:
-        """Hand pending messages to RQ unless Redis failed a moment ago; logs (never raises) on failure."""
-        if not self.uses_redis or time.monotonic() < self._down_until:
+    def _dispatch(self, born: Sequence[Claimed], *, claim: bool) -> None:
+        """Push the born-claimed messages, then claim and push what else is pending (when ``claim``).
+
+        Unless Redis failed a moment ago: then the born-claimed ones are released for the reconciler. Logs,
+        never raises, on failure.
+        """
+        if not self.uses_redis:
             return
         try:
-            while self.relay_pending(limit=KICK_LIMIT) == KICK_LIMIT:
+            if time.monotonic() < self._down_until:
+                if born:
+                    self._release(born)
+                return
+            if born:
+                self._push(born)
+            while claim and self.relay_pending(limit=KICK_LIMIT) == KICK_LIMIT:
                 pass
         except Exception:
             self._down_for = min(max(1.0, self._down_for * 2), 30.0)
@@ -457,7 +503,10 @@ class Relay:
                 while not stop.is_set():
                     wake.wait()  # only a kick (or stop) wakes it: the reconciler owns periodic re-sends
                     wake.clear()
-                    self._dispatch()
+                    with self._pending_lock:
+                        born, claim = self._pending, self._claim_needed
+                        self._pending, self._claim_needed = [], False
+                    self._dispatch(born, claim=claim)
 
             self._thread = threading.Thread(target=loop, name="outbox-dispatcher", daemon=True)
             self._thread.start()
@@ -469,28 +518,34 @@ class Relay:
         if not messages:
             return 0
         if self.uses_redis:
-            conn = self.redis()
-            try:
-                with conn.pipeline() as pipe:
-                    for msg in messages:
-                        queue = msg.queue if msg.queue in QUEUE_SPECS else "routing"
-                        self._rq_queue(queue).enqueue(
-                            OUTBOX_JOB, msg.id, job_id=f"outbox-{msg.id}", pipeline=pipe, **rq_job_options(queue)
-                        )
-                    pipe.execute()
-            except Exception:
-                # Not handed over: release the claim so the next relay (not one in five minutes) sends them.
-                with self.db.unit_of_work() as session:
-                    session.execute(
-                        update(OutboxMessage)
-                        .where(OutboxMessage.id.in_([m.id for m in messages]), OutboxMessage.done_at.is_(None))
-                        .values(dispatched_at=None)
-                    )
-                raise
+            self._push(messages)
         else:
             for msg in messages:
                 run_message(self.db, self.settings, msg.id)
         return len(messages)
+
+    def _push(self, messages: Sequence[Claimed]) -> None:
+        """Hand claimed messages to RQ in one pipeline; on failure release them, then raise."""
+        try:
+            with self.redis().pipeline() as pipe:
+                for msg in messages:
+                    queue = msg.queue if msg.queue in QUEUE_SPECS else "routing"
+                    self._rq_queue(queue).enqueue(
+                        OUTBOX_JOB, msg.id, job_id=f"outbox-{msg.id}", pipeline=pipe, **rq_job_options(queue)
+                    )
+                pipe.execute()
+        except Exception:
+            self._release(messages)
+            raise
+
+    def _release(self, messages: Sequence[Claimed]) -> None:
+        """Not handed over: release the claims so the next relay (not one in five minutes) sends them."""
+        with self.db.unit_of_work() as session:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id.in_([m.id for m in messages]), OutboxMessage.done_at.is_(None))
+                .values(dispatched_at=None)
+            )
 
     def start_inprocess(self, poll_seconds: float = 2.0) -> None:
         """Start the embedded runner thread (no Redis): jobs run here, shortly after commit.

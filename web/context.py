@@ -8,7 +8,7 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from config.db import Database
-from config.queue import Relay
+from config.queue import BORN_CLAIMED, Relay
 from config.settings import Settings
 from logistics.labels.signing import LabelSigner
 
@@ -33,6 +33,9 @@ def db_session() -> Session:
     """The request's session; it commits once when the request succeeds (see ``create_app``)."""
     session: Session | None = g.get("db_session")
     if session is None:
-        session = services().db.session()
+        svc = services()
+        session = svc.db.session()
+        # Its outbox rows are born claimed when this process's dispatcher pushes them (config.queue.Relay).
+        session.info[BORN_CLAIMED] = svc.relay.claims_at_birth
         g.db_session = session
     return session

@@ -1,10 +1,21 @@
 """The outbox: jobs commit with the change that caused them and run after commit, in-process or on RQ."""
 
+import time
+
 import pytest
 from rq import SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from config.queue import OutboxMessage, Relay, claim_pending, enqueue, json_serializer, rq_queue, run_message
+from config.queue import (
+    BORN_CLAIMED,
+    OutboxMessage,
+    Relay,
+    claim_pending,
+    enqueue,
+    json_serializer,
+    rq_queue,
+    run_message,
+)
 from logistics.orders.models import Channel, LabelRendering
 from tests.conftest import clean_transactional
 from tests.orders.helpers import valid_request
@@ -135,3 +146,62 @@ def test_redis_down_loses_nothing(db, settings, committed_order):
             assert msg.dispatched_at is None  # the claim was released: the next relay sends it at once
     assert relay.status()["ok"] is False
     assert _rendered(db, committed_order) == []
+
+
+def _born_claimed_booking(db, relay):
+    """A booking committed the way a web request commits it: outbox rows born claimed, then the kick."""
+    session = db.session()
+    session.info[BORN_CLAIMED] = relay.claims_at_birth
+    try:
+        book_pickup(session, valid_request(session), indicator="RA", channel=Channel.WEB)
+        session.commit()
+    finally:
+        session.close()
+    relay.kick()
+
+
+def _wait_for(condition, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.mark.redis
+def test_a_web_commit_hands_its_jobs_over_without_a_claim(db, settings, redis_conn, redis_url):
+    relay = Relay(db, settings.with_(redis_url=redis_url), background=True)
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731 - the statement text
+    try:
+        event.listen(db.engine, "before_cursor_execute", listener)
+        _born_claimed_booking(db, relay)
+        queue = rq_queue("labels", redis_conn)
+        assert _wait_for(lambda: queue.count == 1), "the dispatcher did not push the label job"
+        event.remove(db.engine, "before_cursor_execute", listener)
+        assert not [s for s in statements if s.lstrip().startswith("UPDATE outbox")]  # born claimed: no claim
+        with db.unit_of_work() as s:
+            assert all(m.dispatched_at is not None for m in s.scalars(select(OutboxMessage)))
+        assert claim_pending(db) == []  # nothing left for another relay to send again
+    finally:
+        relay.stop()
+        clean_transactional(db)
+
+
+@pytest.mark.redis
+def test_born_claimed_jobs_that_redis_refuses_are_released_for_the_reconciler(db, settings):
+    relay = Relay(db, settings.with_(redis_url="redis://127.0.0.1:1/0"), background=True)  # nothing listens
+    try:
+        _born_claimed_booking(db, relay)
+
+        def released():
+            with db.unit_of_work() as s:
+                rows = s.scalars(select(OutboxMessage)).all()
+                return rows and all(m.dispatched_at is None for m in rows)
+
+        assert _wait_for(released), "the refused jobs stayed claimed"
+        assert len(claim_pending(db)) == 2  # the reconciler (any relay) sends them at once
+    finally:
+        relay.stop()
+        clean_transactional(db)
