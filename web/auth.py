@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import Blueprint, abort, g, make_response, redirect, render_template, request, session, url_for
+from sqlalchemy import bindparam, select
 from werkzeug.wrappers import Response as BaseResponse
 
 from logistics.accounts.models import Role, User
@@ -35,6 +36,11 @@ ROLE_TEXT = {
 }
 
 
+# Built once (SQLAlchemy keeps a statement's cache key): every staff request, a courier's scans above all, loads
+# its user with it.
+_USER_BY_ID = select(User).where(User.id == bindparam("uid"))
+
+
 def _fingerprint(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
@@ -47,7 +53,7 @@ def current_user() -> User | None:
     user = None
     uid = session.get("uid")
     if isinstance(uid, int):
-        candidate = db_session().get(User, uid)
+        candidate = db_session().execute(_USER_BY_ID, {"uid": uid}).scalar_one_or_none()
         if candidate is not None and candidate.active and session.get("fp") == _fingerprint(candidate):
             user = candidate
     g.user = user
