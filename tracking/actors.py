@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from logistics.accounts.models import Role, User
+from logistics.accounts.models import Role, Staff, User
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Actor:
     post_office_id: int | None = None
 
     @classmethod
-    def from_user(cls, user: User) -> Actor:
+    def from_user(cls, user: User | Staff) -> Actor:
         """The actor for a logged-in staff member."""
         return cls(role=str(user.role), user_id=user.id, name=user.full_name, agency_id=user.agency_id,
                    post_office_id=user.post_office_id)

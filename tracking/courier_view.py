@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from logistics.accounts.models import Role, User
+from logistics.accounts.models import Role, Staff, User
 from logistics.agencies.models import DocumentForm
 from logistics.orders.models import Leg, Order, OrderState, ServiceForm
 from logistics.routing.runs import saved_run
@@ -200,7 +200,7 @@ def courier_item(session: Session, order: Order, stop: int | None = None) -> Cou
     )
 
 
-def may_handle(courier: User, order: Order) -> bool:
+def may_handle(courier: User | Staff, order: Order) -> bool:
     """A courier handles their own assignments and the items of their post office."""
     return order.courier_id == courier.id or (
         courier.post_office_id is not None and order.post_office_id == courier.post_office_id
@@ -232,7 +232,7 @@ def _run_order(orders: list[Order]) -> list[Order]:
     return route
 
 
-def courier_assignments(session: Session, courier: User, *, now: datetime | None = None,
+def courier_assignments(session: Session, courier: User | Staff, *, now: datetime | None = None,
                         tz_name: str = "Asia/Ho_Chi_Minh") -> list[CourierItem]:
     """The courier's open assignments in run order; items finished today stay listed (struck through)."""
     tz = ZoneInfo(tz_name)

@@ -16,10 +16,10 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -93,10 +93,21 @@ def record_id_digits(session: Session, key: bytes, dossier_id: int, digits: str)
     # Collection is on the scan path: one upsert instead of a read and then an insert (on the table: the ORM's
     # bulk-insert machinery would cost more than the statement). Nothing pending needs writing first (a pending
     # secret of this dossier was handled above), so a batch's notifications are not flushed one by one here.
-    stmt = upsert(session.get_bind().dialect.name, DeliverySecret.__table__).values(
-        dossier_id=dossier_id, id_digits_hash=digest, failed_checks=0, issued_at=utcnow())
     with session.no_autoflush:
-        session.execute(stmt.on_conflict_do_update(index_elements=["dossier_id"], set_={"id_digits_hash": digest}))
+        session.execute(_RECORD_DIGITS[session.get_bind().dialect.name],
+                        {"dossier_id": dossier_id, "digest": digest, "at": utcnow()})
+
+
+def _record_digits(dialect: str) -> Any:
+    stmt = upsert(dialect, DeliverySecret.__table__).values(
+        dossier_id=bindparam("dossier_id"), id_digits_hash=bindparam("digest"), failed_checks=0,
+        issued_at=bindparam("at"))
+    return stmt.on_conflict_do_update(index_elements=["dossier_id"],
+                                      set_={"id_digits_hash": stmt.excluded.id_digits_hash})
+
+
+# Built once per dialect (SQLAlchemy keeps a statement's cache key): every collection with ID digits runs it.
+_RECORD_DIGITS: Final = {dialect: _record_digits(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def issue_delivery_code(session: Session, key: bytes, dossier_id: int) -> str:

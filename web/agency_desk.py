@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from logistics.accounts.models import Role, User
+from logistics.accounts.models import Role, Staff
 from logistics.orders.models import Order
 from tracking import delivery
 from tracking.actors import Actor
@@ -35,14 +35,14 @@ from tracking.errors import TrackingError
 from tracking.handover_pdf import DECISION_TEXT, record_number, render_handover_pdf
 from tracking.models import HandoverRecord
 from tracking.public import STATE_TEXT
-from web.auth import current_user, register_staff_link, roles_required
+from web.auth import current_account, current_user, register_staff_link, roles_required
 from web.context import db_session, services
 from web.i18n import gettext as _
 
 bp = Blueprint("agency_desk", __name__, url_prefix="/agency")
 
 
-def _officer() -> User:
+def _officer() -> Staff:
     user = current_user()
     if user is None or user.agency_id is None:
         abort(403)
@@ -84,7 +84,7 @@ def desk() -> str:
     tz = services().settings.timezone
     today = datetime.now(ZoneInfo(tz)).date()
     view = agency_desk(db_session(), user.agency_id or 0, today)
-    return render_template("agency/desk.html", desk=view, user=user, reasons=_reasons(),
+    return render_template("agency/desk.html", desk=view, user=current_account(), reasons=_reasons(),
                            decision_text=DECISION_TEXT, record_number=record_number, state_text=STATE_TEXT)
 
 

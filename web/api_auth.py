@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from flask import Response, g, request
 
-from logistics.accounts.models import ApiToken, Role, User
+from logistics.accounts.models import ApiToken, Role, Staff
 from logistics.accounts.tokens import TokenError, authenticate_token
 from web.auth import current_user
 from web.context import db_session
@@ -33,7 +33,7 @@ class Actor:
     scopes: frozenset[str]
     agency_id: int | None
     post_office_id: int | None
-    user: User | None = None
+    user: Staff | None = None
     token: ApiToken | None = None
 
     @property

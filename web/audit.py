@@ -57,7 +57,8 @@ def install_audit(app: Flask) -> None:
         if response.status_code < 400:  # noqa: PLR2004 - success: commit with the change itself
             entry = _entry(response.status_code)
             if entry is not None:
-                db_session().execute(_AUDIT, entry)
+                # On the connection: the ORM's execute would flush what is pending first (the commit does it).
+                db_session().connection().execute(_AUDIT, entry)
             return response
         entry = _entry(response.status_code)
         if entry is not None:
@@ -65,6 +66,6 @@ def install_audit(app: Flask) -> None:
             # (A second connection would wait on this one's write lock on SQLite.)
             session = db_session()
             session.rollback()
-            session.execute(_AUDIT, entry)
+            session.connection().execute(_AUDIT, entry)
             session.commit()
         return response

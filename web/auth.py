@@ -15,11 +15,10 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from flask import Blueprint, abort, g, make_response, redirect, render_template, request, session, url_for
-from sqlalchemy import bindparam, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from logistics.accounts.models import Role, User
-from logistics.accounts.services import LoginRefused, authenticate
+from logistics.accounts.models import Role, Staff, User
+from logistics.accounts.services import LoginRefused, active_staff, authenticate
 from web.context import db_session
 from web.i18n import gettext as _
 
@@ -36,28 +35,32 @@ ROLE_TEXT = {
 }
 
 
-# Built once (SQLAlchemy keeps a statement's cache key): every staff request, a courier's scans above all, loads
-# its user with it.
-_USER_BY_ID = select(User).where(User.id == bindparam("uid"))
+def _fingerprint(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:16]
 
 
-def _fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
-
-
-def current_user() -> User | None:
-    """The logged-in staff member of this request, or None."""
+def current_user() -> Staff | None:
+    """The logged-in staff member of this request, or None (deactivated, or the password changed since)."""
     if "user" in g:
-        user: User | None = g.user
+        user: Staff | None = g.user
         return user
     user = None
     uid = session.get("uid")
     if isinstance(uid, int):
-        candidate = db_session().execute(_USER_BY_ID, {"uid": uid}).scalar_one_or_none()
-        if candidate is not None and candidate.active and session.get("fp") == _fingerprint(candidate):
-            user = candidate
+        found = active_staff(db_session(), uid)
+        if found is not None and session.get("fp") == _fingerprint(found[1]):
+            user = found[0]
     g.user = user
     return user
+
+
+def current_account() -> User:
+    """The logged-in staff member's account (with its agency and post office), for pages that show them."""
+    user = current_user()
+    account = db_session().get(User, user.id) if user is not None else None
+    if account is None:
+        abort(401)
+    return account
 
 
 def roles_required(*roles: Role) -> Callable[[F], F]:
@@ -124,7 +127,7 @@ def login() -> str | BaseResponse | tuple[str, int]:
         return render_template("login.html", error=str(exc), username=username, next=nxt), 401
     session.clear()
     session["uid"] = user.id
-    session["fp"] = _fingerprint(user)
+    session["fp"] = _fingerprint(user.password_hash)
     session.permanent = True
     return redirect(_safe_next(nxt))
 
@@ -141,8 +144,8 @@ def logout() -> BaseResponse:
 @roles_required(*Role)
 def staff_home() -> str:
     """Where staff land after log-in: their role, their scope, and the pages they can use."""
-    user = current_user()
-    return render_template("staff_home.html", user=user, role_text=_(ROLE_TEXT[user.role]) if user else "")
+    user = current_account()
+    return render_template("staff_home.html", user=user, role_text=_(ROLE_TEXT[user.role]))
 
 
 def check_csrf() -> None:
@@ -165,7 +168,7 @@ def register_staff_link(endpoint: str, text: str, *roles: Role) -> None:
         _STAFF_LINKS.append((endpoint, text, roles))
 
 
-def staff_links(user: User) -> list[tuple[str, str]]:
+def staff_links(user: Staff | User) -> list[tuple[str, str]]:
     """The (url, text) links of the pages ``user`` may open."""
     links = []
     for endpoint, text, roles in _STAFF_LINKS:

@@ -16,7 +16,7 @@ from typing import Any, Final
 from flask import Blueprint, Response, jsonify, render_template, request, url_for
 from PIL import Image, ImageDraw
 
-from logistics.accounts.models import Role, User
+from logistics.accounts.models import Role, Staff
 from logistics.labels.errors import InvalidItemCode
 from logistics.labels.signing import parse_tracking_url
 from logistics.orders.errors import OrderNotFound
@@ -29,7 +29,7 @@ from tracking.courier_view import (
     courier_item,
     may_handle,
 )
-from web.auth import current_user, register_staff_link, roles_required
+from web.auth import current_account, current_user, register_staff_link, roles_required
 from web.context import db_session, services
 from web.errors import problem
 from web.i18n import gettext as _
@@ -74,8 +74,7 @@ def _with_csp(resp: Response) -> Response:
 @roles_required(Role.COURIER)
 def app_shell() -> Response:
     """The app's single page; the script fills it from the JSON endpoints and the offline cache."""
-    user = current_user()
-    html = render_template("courier/app.html", user=user, ui=_ui_text())
+    html = render_template("courier/app.html", user=current_account(), ui=_ui_text())
     return _with_csp(Response(html, mimetype="text/html"))
 
 
@@ -144,7 +143,7 @@ def favicon() -> Response:
     return resp
 
 
-def _courier() -> User:
+def _courier() -> Staff:
     user = current_user()
     assert user is not None  # noqa: S101 - roles_required guarantees it
     return user

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from config.db import Database
-from logistics.accounts.models import Role, User
+from logistics.accounts.models import Role, Staff, User
 from logistics.agencies.models import PostOffice
 from logistics.orders.errors import OrderError, OrderNotFound, ValidationError
 from logistics.orders.imports import ImportBatch, ImportFileError, create_batch, recent_batches, run_import
@@ -50,7 +50,7 @@ def _dispatch_globals() -> dict[str, Any]:
     return {"pick_office": user is not None and user.role != Role.DISPATCHER}
 
 
-def _user() -> User:
+def _user() -> Staff:
     user = current_user()
     if user is None:  # roles_required ran first
         abort(401)
@@ -162,7 +162,7 @@ def order_detail(code: str) -> str:
 # --- couriers ------------------------------------------------------------------------------------------
 
 
-def _assign(order: Order, courier: User, user: User) -> None:
+def _assign(order: Order, courier: User, user: Staff) -> None:
     assign_courier(db_session(), order, courier, actor=Actor.from_user(user))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
@@ -43,6 +44,23 @@ class User(Base):
 
     agency: Mapped[Agency | None] = relationship()
     post_office: Mapped[PostOffice | None] = relationship()
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """A logged-in staff member as one request sees them: who, in which role, bound to which agency or office.
+
+    A value, not an ORM object: every staff request (a courier's scans above all) reads it with one small
+    statement (``logistics.accounts.services.active_staff``); a page that shows the person's agency or post
+    office loads the ``User``.
+    """
+
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    agency_id: int | None
+    post_office_id: int | None
 
 
 class ApiToken(Base):

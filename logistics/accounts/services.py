@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from config.db import utcnow
-from logistics.accounts.models import Role, User
+from logistics.accounts.models import Role, Staff, User
 from logistics.agencies.models import Agency, PostOffice
 
 MIN_PASSWORD = 10
@@ -67,6 +67,23 @@ LOCKOUT = timedelta(minutes=15)
 # Verifying against a dummy hash when the username is unknown keeps the response time the same, so timing
 # does not reveal which usernames exist.
 _DUMMY_HASH = generate_password_hash("dossierpost-dummy-password", method="scrypt")
+
+
+# Built once (SQLAlchemy keeps a statement's cache key): every staff request runs it.
+_ACTIVE_STAFF = select(User.id, User.username, User.full_name, User.role, User.agency_id, User.post_office_id,
+                       User.password_hash).where(User.id == bindparam("uid"), User.active.is_(True))
+
+
+def active_staff(session: Session, user_id: int) -> tuple[Staff, str] | None:
+    """The active staff member ``user_id`` and their password hash (to check a session against), or None.
+
+    Read on the session's connection as plain columns: no ORM object, no flush of what the session holds.
+    """
+    row = session.connection().execute(_ACTIVE_STAFF, {"uid": user_id}).first()
+    if row is None:
+        return None
+    uid, username, full_name, role, agency_id, post_office_id, password_hash = row
+    return Staff(uid, username, full_name, role, agency_id, post_office_id), password_hash
 
 
 class LoginRefused(AccountError):  # noqa: N818 - reads as the fact it reports
