@@ -191,15 +191,15 @@ def plan_reinvitations(failed_on: date) -> list[tuple[int, ReinvitationAction, d
     return steps
 
 
-def schedule_after_failure(session: Session, order: Order, at: datetime, tz: str) -> list[Reinvitation]:
-    """Store the plan at the first failure of a leg (later failures keep the plan already stored)."""
+def schedule_after_failure(session: Session, order_id: int, at: datetime, tz: str) -> list[Reinvitation]:
+    """Store the plan at the first failure of the order's leg (later failures keep the plan already stored)."""
     existing = session.scalars(
-        select(Reinvitation).where(Reinvitation.order_id == order.id).order_by(Reinvitation.seq)
+        select(Reinvitation).where(Reinvitation.order_id == order_id).order_by(Reinvitation.seq)
     ).all()
     if existing:
         return list(existing)
     failed_on = at.astimezone(ZoneInfo(tz)).date()
-    rows = [Reinvitation(order_id=order.id, seq=seq, action=action, due_date=due)
+    rows = [Reinvitation(order_id=order_id, seq=seq, action=action, due_date=due)
             for seq, action, due in plan_reinvitations(failed_on)]
     session.add_all(rows)
     return rows

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from config.queue import enqueue
 from logistics.notifications.templates import template_for
-from logistics.orders.models import Order
+from logistics.orders.models import Leg
 from logistics.webhooks.services import has_subscribers
 from tracking.models import TrackingEvent
 
@@ -20,9 +20,12 @@ NOTIFY_JOB = "workers.jobs.notifications.notify_event"
 PUBLISH_JOB = "workers.jobs.webhooks.publish_event"
 
 
-def event_recorded(session: Session, order: Order, event: TrackingEvent) -> None:
-    """Request the citizen's notification (events they care about) and the webhooks (when anyone subscribes)."""
-    if template_for(event.kind, order.leg) is not None:
+def event_recorded(session: Session, event: TrackingEvent, *, leg: Leg, agency_id: int | None) -> None:
+    """Request the citizen's notification (events they care about) and the webhooks (when anyone subscribes).
+
+    ``leg`` and ``agency_id`` are the event's order's (its leg, its dossier's agency).
+    """
+    if template_for(event.kind, leg) is not None:
         enqueue(session, NOTIFY_JOB, queue="notifications", event_id=event.id)
-    if has_subscribers(session, order.dossier.agency_id):
+    if has_subscribers(session, agency_id):
         enqueue(session, PUBLISH_JOB, queue="webhooks", event_id=event.id)

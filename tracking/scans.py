@@ -1,7 +1,7 @@
 """Scan ingestion: one scan or a batch (an offline phone replaying its queue), each checked and recorded.
 
 A scan carries the label's QR content (or the typed item code), the event, GPS, the device's time and an
-idempotency key. For each scan, in its own savepoint:
+idempotency key. For each scan:
 
 1. a replay of a known key returns the original outcome and writes nothing;
 2. the QR signature is verified (a typed code is accepted and marked as typed);
@@ -11,6 +11,10 @@ idempotency key. For each scan, in its own savepoint:
 5. the event is appended to the item's hash chain. ``orders.version`` is an optimistic lock: of two
    couriers scanning the same item at once, exactly one moves it, the other gets a ``conflict``.
 
+Every check reads (the item as it is in the database, never a copy the session holds) before the first write,
+so a refused scan has nothing to undo; only a lost race interrupts the writes, and what undoes them depends on
+the caller (``record_scan``'s ``alone``, ``record_scans``).
+
 A refused scan is logged in ``refused_scans`` (with its key, so its replay is refused the same way) and
 changes nothing; in a batch a bad scan never sinks the good ones.
 """
@@ -18,21 +22,22 @@ changes nothing; in a batch a bad scan never sinks the good ones.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, exists, or_, select, union_all
+from sqlalchemy import Row, Table, bindparam, event, exists, or_, select, union_all
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, lazyload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from config.db import utcnow
 from logistics.accounts.models import Role
-from logistics.agencies.models import DocumentForm, Procedure, ProcedureDocument
+from logistics.agencies.models import DocumentForm, ProcedureDocument
 from logistics.labels.errors import InvalidItemCode
 from logistics.labels.signing import LabelSigner, parse_tracking_url
 from logistics.orders.models import Dossier, Leg, Order, OrderState, ServiceForm
@@ -41,8 +46,8 @@ from logistics.webhooks.services import remember_subscribers, subscribers_exist
 from tracking import delivery
 from tracking.actors import Actor
 from tracking.errors import ScanRefused
-from tracking.models import EventKind, RefusedScan, TrackingEvent
-from tracking.services import append_event, head_subquery, remember_head
+from tracking.models import GENESIS_HASH, EventKind, RefusedScan, TrackingEvent
+from tracking.services import append_to_stored
 from tracking.states import TransitionRefused, next_state
 
 MAX_BATCH: Final = 500
@@ -52,30 +57,39 @@ SKEW_TOLERANCE: Final = timedelta(minutes=10)
 _KEY_RE: Final = re.compile(r"[A-Za-z0-9._:-]{8,100}")
 _SEAL_RE: Final = re.compile(r"[A-Za-z0-9-]{4,30}")
 _DIGITS4_RE: Final = re.compile(r"\d{4}")
-# A scan needs the order and its dossier, and for a collection the procedure's checklist. By default an order
-# loads its office, and its dossier its agency, commune and procedure, each with their communes: a join of nine
-# tables for PostgreSQL to plan on every scan and for the ORM to build. Those stay unloaded here (read if used),
-# and so do the dossier's other columns: decoding its routing explanation (JSON) alone was 10% of a scan's CPU.
-_DOSSIER: Final = joinedload(Order.dossier).load_only(Dossier.agency_id, Dossier.procedure_id, Dossier.service_form)
-_LEAN: Final = (lazyload(Order.post_office), _DOSSIER.lazyload(Dossier.agency), _DOSSIER.lazyload(Dossier.admin_unit))
-_SCAN_LOAD: Final = (*_LEAN, _DOSSIER.lazyload(Dossier.procedure))
-_COLLECTION_LOAD: Final = (*_LEAN, _DOSSIER.joinedload(Dossier.procedure).joinedload(Procedure.documents))
-_BATCH_LOAD: Final = (*_LEAN, _DOSSIER.selectinload(Dossier.procedure).selectinload(Procedure.documents))
-# Whether anyone subscribes to webhooks for the order's agency, asked in the same statement (``has_subscribers``).
-_SUBSCRIBED: Final = subscribers_exist(select(Dossier.agency_id).where(Dossier.id == Order.dossier_id)
-                                       .correlate(Order).scalar_subquery())
+# A scan reads its item with one Core statement into a plain ``ScannedItem``: the order's columns a scan uses, its
+# dossier's agency and service form, the row version and the head of its hash chain (so the append need not
+# look it up), whether the idempotency key is known, whether the agency has webhook subscribers (so the reaction
+# need not ask), and for a collection the procedure's checklist (one row per line). No ORM objects: building
+# them (an order, its dossier, a procedure and its documents) cost more than the statement itself.
+_O: Final = cast("Table", Order.__table__).c
+_D: Final = cast("Table", Dossier.__table__).c
+_DOC: Final = cast("Table", ProcedureDocument.__table__).c
+_EV: Final = cast("Table", TrackingEvent.__table__).c
+_HEAD: Final = select(_EV.hash).where(_EV.order_id == _O.id).order_by(_EV.id.desc()).limit(1).scalar_subquery()
+_ITEM_COLUMNS: Final = (_O.id, _O.item_code, _O.leg, _O.state, _O.version, _HEAD, _O.post_office_id,
+                        _O.dossier_id, _D.agency_id, _D.service_form)
+_DOC_COLUMNS: Final = (_DOC.id, _DOC.name, _DOC.form, _DOC.quantity, _DOC.required)
+_N_ITEM: Final = len(_ITEM_COLUMNS)
+_ITEMS: Final = cast("Table", Order.__table__).join(cast("Table", Dossier.__table__), _D.id == _O.dossier_id)
+_ITEMS_WITH_CHECKLIST: Final = _ITEMS.outerjoin(cast("Table", ProcedureDocument.__table__),
+                                                _DOC.procedure_id == _D.procedure_id)
+_SUBSCRIBED: Final = subscribers_exist(_D.agency_id)
 # Whether the scan's idempotency key is already recorded (a NULL key matches nothing).
 _KEY_KNOWN: Final = or_(exists().where(TrackingEvent.idempotency_key == bindparam("key")),
                         exists().where(RefusedScan.idempotency_key == bindparam("key")))
-# The statement that reads a scanned item, built once per load plan (SQLAlchemy keeps a statement's cache key, so
-# a reused statement is not rebuilt and re-keyed on every scan).
+# Built once (SQLAlchemy keeps a statement's cache key, so a reused statement is not rebuilt and re-keyed).
 _READ_ITEM: Final = {
-    collection: select(Order, Order.version, head_subquery(), _KEY_KNOWN, _SUBSCRIBED)
-    .where(Order.item_code == bindparam("code")).options(*(_COLLECTION_LOAD if collection else _SCAN_LOAD))
-    for collection in (False, True)
+    False: select(*_ITEM_COLUMNS, _KEY_KNOWN, _SUBSCRIBED).select_from(_ITEMS).where(_O.item_code == bindparam("code")),
+    True: select(*_ITEM_COLUMNS, _KEY_KNOWN, _SUBSCRIBED, *_DOC_COLUMNS).select_from(_ITEMS_WITH_CHECKLIST)
+    .where(_O.item_code == bindparam("code")).order_by(_DOC.position),
 }
+# A batch's items, with their checklists, in one statement.
+_READ_ITEMS: Final = (select(*_ITEM_COLUMNS, _SUBSCRIBED, *_DOC_COLUMNS).select_from(_ITEMS_WITH_CHECKLIST)
+                      .where(_O.item_code.in_(bindparam("codes", expanding=True))).order_by(_O.id, _DOC.position))
 _CODE_RE: Final = re.compile(r"\d{6}")
-_SCANNED: Final = "tracking.scanned_orders"  # session.info: item code -> order, for repeat scans in a batch
+# session.info, while a batch is recorded: item code -> ScannedItem (the batch's items, moved by its accepted scans).
+_SCANNED: Final = "tracking.scanned_items"
 _Guard = Literal["savepoint", "transaction", "none"]  # how a scan's writes are undone after a lost race
 
 # What each role may scan; hand-over to an agency goes through the hand-over record (tracking.agency).
@@ -116,6 +130,60 @@ class ScanContext:
     tz: str = "Asia/Ho_Chi_Minh"
 
 
+@dataclass(frozen=True, slots=True)
+class ChecklistLine:
+    """One line of a procedure's checklist, as a collection checks the documents against it."""
+
+    id: int
+    name: str
+    form: DocumentForm
+    quantity: int
+    required: bool
+
+
+@dataclass(slots=True)
+class ScannedItem:
+    """A scanned item as the scan path reads it (``_READ_ITEM``): plain values, no ORM objects.
+
+    An accepted scan moves it (state, row version, chain head), so a later scan of the same item in a batch
+    starts from there. ``checklist`` is None when it was not read (the scan was not a collection).
+    """
+
+    id: int
+    item_code: str
+    leg: Leg
+    state: OrderState
+    version: int
+    head: str
+    post_office_id: int | None
+    dossier_id: int
+    agency_id: int
+    service_form: ServiceForm
+    checklist: tuple[ChecklistLine, ...] | None = None
+
+
+# What a refusal is logged against: the item as read by the scan, or the order as it is now (a lost race).
+_Item = ScannedItem | Order
+
+
+def _scanned_item(rows: Sequence[Row[Any]] | Sequence[Any], *, checklist_at: int | None) -> ScannedItem:
+    """The item of ``rows`` (one per checklist line when ``checklist_at`` says where a line's columns start)."""
+    first: Sequence[Any] = rows[0]
+    order_id, code, leg, state, version, head, office_id, dossier_id, agency_id, form = first[:_N_ITEM]
+    item = ScannedItem(order_id, code, leg, state, version, head or GENESIS_HASH,  # no event yet: the genesis
+                       office_id, dossier_id, agency_id, form)
+    if checklist_at is not None:
+        item.checklist = tuple(ChecklistLine(*row[checklist_at:checklist_at + len(_DOC_COLUMNS)])
+                               for row in rows if row[checklist_at] is not None)
+    return item
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_items(session: Session, _previous: object) -> None:
+    # A rollback (a savepoint's included) may undo what an accepted scan did to a cached item: read it again.
+    session.info.pop(_SCANNED, None)
+
+
 @dataclass(kw_only=True)
 class ScanOutcome:
     """The result of one scan, as the device sees it (the same on a replay, with ``replayed`` set)."""
@@ -147,7 +215,7 @@ class ScanOutcome:
 class _Refusal(ScanRefused):
     """Internal: a refusal raised inside the savepoint, with what to log once it is rolled back."""
 
-    def __init__(self, code: str, message: str, *, order: Order | None = None, details: dict[str, Any] | None = None,
+    def __init__(self, code: str, message: str, *, order: _Item | None = None, details: dict[str, Any] | None = None,
                  count_code_failure: bool = False) -> None:
         super().__init__(message, code=code, details=details)
         self.order = order
@@ -194,8 +262,9 @@ class _KnownKey(Exception):  # noqa: N818 - a signal, not an error
     """Internal: the scan's idempotency key is already recorded (found while reading the item)."""
 
 
-def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext, *, key: str | None = None) -> tuple[Order, bool]:
-    """The scanned order and whether its code was typed (no signature to check).
+def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext, *,
+          key: str | None = None) -> tuple[ScannedItem, bool]:
+    """The scanned item and whether its code was typed (no signature to check).
 
     With ``key``, the same statement also tells whether that idempotency key is already recorded (``_KnownKey``).
     """
@@ -211,25 +280,23 @@ def _item(session: Session, raw: Mapping[str, Any], ctx: ScanContext, *, key: st
     if not was_typed and not ctx.signer.verify(code, sig):
         raise _refuse("bad_signature", "Chữ ký trên mã QR không hợp lệ: nhãn giả hoặc in sai. / "
                       "The QR signature is missing or invalid (forged or misprinted label).")
-    # A repeat scan of an item in a batch answers from the session (the identity map holds objects weakly: keep
-    # the batch's orders here). Otherwise one statement reads the order with its dossier (and the checklist for a
-    # collection), the row's version, the head of its hash chain (so ``append_event`` need not look it up),
-    # whether the key is known, and whether the agency has webhook subscribers (so the reaction need not ask).
-    scanned: dict[str, Order] = session.info.setdefault(_SCANNED, {})
-    order = scanned.get(code)
-    if order is None:
-        collection = raw.get("event") == EventKind.COLLECTED
-        result = session.execute(_READ_ITEM[collection], {"code": code, "key": key})
-        row = (result.unique() if collection else result).first()  # a checklist comes as one row per document
-        if row is None:
+    # In a batch, the item comes from the batch's cache (``_preload`` read the batch's items, and an accepted scan
+    # moves its item there). Otherwise one statement reads it (see ``_READ_ITEM``).
+    scanned: dict[str, ScannedItem] | None = session.info.get(_SCANNED)
+    collection = raw.get("event") == EventKind.COLLECTED
+    item = scanned.get(code) if scanned is not None else None
+    if item is None or (collection and item.checklist is None):
+        rows = session.connection().execute(_READ_ITEM[collection], {"code": code, "key": key}).all()
+        if not rows:
             raise _refuse("unknown_item", f"Không có bưu gửi mang mã {code}. / No item has code {code}.")
-        order, version, head, key_known, subscribed = row
+        key_known, subscribed = rows[0][_N_ITEM:_N_ITEM + 2]
         if key_known:
             raise _KnownKey
-        remember_head(session, order.id, version, head)
-        remember_subscribers(session, order.dossier.agency_id, bool(subscribed))
-        scanned[code] = order
-    return order, was_typed
+        item = _scanned_item(rows, checklist_at=_N_ITEM + 2 if collection else None)
+        remember_subscribers(session, item.agency_id, bool(subscribed))
+        if scanned is not None:
+            scanned[code] = item
+    return item, was_typed
 
 
 def _kind(raw: Mapping[str, Any], actor: Actor) -> EventKind:
@@ -287,7 +354,7 @@ def _seal(raw: Mapping[str, Any]) -> str:
 
 
 def _ticked(
-    docs: Mapping[int, ProcedureDocument], given: list[Any]
+    docs: Mapping[int, ChecklistLine], given: list[Any]
 ) -> tuple[dict[int, tuple[DocumentForm, int]], list[str]]:
     ticked: dict[int, tuple[DocumentForm, int]] = {}
     problems: list[str] = []
@@ -306,7 +373,7 @@ def _ticked(
     return ticked, problems
 
 
-def check_checklist(order: Order, given: object) -> list[dict[str, Any]]:
+def check_checklist(item: ScannedItem, given: object) -> list[dict[str, Any]]:
     """The documents ticked against the procedure's checklist; refuses listing what is missing or wrong.
 
     ``given`` is a list of ``{"id": <procedure document id>, "form": "original"|"copy"|"certified_copy",
@@ -315,7 +382,7 @@ def check_checklist(order: Order, given: object) -> list[dict[str, Any]]:
     if not isinstance(given, list):
         raise _refuse("checklist_required", "Cần danh mục giấy tờ đã kiểm đếm. / The document checklist "
                       "('documents') is required.", details={"field": "documents"})
-    docs = {d.id: d for d in order.dossier.procedure.documents}
+    docs = {d.id: d for d in item.checklist or ()}
     ticked, problems = _ticked(docs, given)
     missing: list[dict[str, Any]] = []
     for doc in docs.values():
@@ -335,21 +402,21 @@ def check_checklist(order: Order, given: object) -> list[dict[str, Any]]:
             "checklist_incomplete",
             "Hồ sơ chưa đủ theo danh mục của thủ tục — hướng dẫn người dân bổ sung. / The dossier does not "
             "match the procedure's checklist." + (f" Thiếu: {names}." if names else ""),
-            order=order, details={"missing": missing, "problems": problems},
+            order=item, details={"missing": missing, "problems": problems},
         )
     return [{"id": i, "name": docs[i].name, "form": str(f), "quantity": q} for i, (f, q) in sorted(ticked.items())]
 
 
-def _collection(order: Order, raw: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+def _collection(item: ScannedItem, raw: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The collection's details, and the applicant's ID digits to record once the scan is accepted."""
     details: dict[str, Any] = {"seal_number": _seal(raw)}
-    if order.leg == Leg.PICKUP:
-        details["documents"] = check_checklist(order, raw.get("documents"))
+    if item.leg == Leg.PICKUP:
+        details["documents"] = check_checklist(item, raw.get("documents"))
         digits = raw.get("id_number_last4")
-        if order.dossier.service_form == ServiceForm.BOTH or digits is not None:
+        if item.service_form == ServiceForm.BOTH or digits is not None:
             if not isinstance(digits, str) or not _DIGITS4_RE.fullmatch(digits):
                 raise _refuse("id_digits_required", "Cần 4 số cuối CCCD của người nộp (để trả kết quả). / "
-                              "The last 4 digits of the applicant's ID are required.", order=order,
+                              "The last 4 digits of the applicant's ID are required.", order=item,
                               details={"field": "id_number_last4"})
             details["id_digits_recorded"] = True
             return details, digits
@@ -365,29 +432,28 @@ class _Checked:
     id_digits: str | None = None
 
 
-def _requirements(session: Session, order: Order, kind: EventKind, raw: Mapping[str, Any],
+def _requirements(session: Session, item: ScannedItem, kind: EventKind, raw: Mapping[str, Any],
                   ctx: ScanContext) -> _Checked:
     """Check the event's requirements (reads only: a refusal here has written nothing)."""
     details: dict[str, Any] = {}
     reason: str | None = None
-    dossier = order.dossier
     if kind == EventKind.COLLECTED:
-        collected, digits = _collection(order, raw)
+        collected, digits = _collection(item, raw)
         return _Checked(collected, id_digits=digits)
     if kind == EventKind.DELIVERED:
-        details["identity"] = _identity(session, order, raw, ctx)
+        details["identity"] = _identity(session, item, raw, ctx)
         code = raw.get("delivery_code")
         if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
             raise _refuse("delivery_code_required", "Cần mã nhận 6 số mà người dân đã nhận qua tin nhắn. / "
-                          "The 6-digit delivery code the citizen received is required.", order=order,
+                          "The 6-digit delivery code the citizen received is required.", order=item,
                           details={"field": "delivery_code"})
-        check = delivery.check_delivery_code(session, ctx.key, dossier.id, code)
+        check = delivery.check_delivery_code(session, ctx.key, item.dossier_id, code)
         if check == delivery.CodeCheck.WRONG:
-            raise _refuse("delivery_code_wrong", "Mã nhận không đúng. / Wrong delivery code.", order=order,
+            raise _refuse("delivery_code_wrong", "Mã nhận không đúng. / Wrong delivery code.", order=item,
                           count_code_failure=True)
         if check != delivery.CodeCheck.OK:
             raise _refuse(f"delivery_code_{check}", "Mã nhận đã khóa hoặc chưa được cấp — liên hệ bưu cục để cấp lại. "
-                          "/ The delivery code is locked or was never issued.", order=order)
+                          "/ The delivery code is locked or was never issued.", order=item)
         details["delivery_code_checked"] = True
     elif kind == EventKind.DELIVERY_FAILED:
         value = raw.get("reason_code")
@@ -396,28 +462,28 @@ def _requirements(session: Session, order: Order, kind: EventKind, raw: Mapping[
         except ValueError:
             allowed = ", ".join(r.value for r in delivery.FailureReason)
             raise _refuse("reason_required", f"Cần lý do từ danh sách: {allowed}. / A reason from the list is "
-                          "required.", order=order, details={"field": "reason_code", "allowed": allowed}) from None
+                          "required.", order=item, details={"field": "reason_code", "allowed": allowed}) from None
     elif kind == EventKind.LOST and not _note(raw):
         raise _refuse("note_required", "Cần mô tả tình trạng thất lạc/hư hỏng. / Describe the loss or damage.",
-                      order=order, details={"field": "note"})
+                      order=item, details={"field": "note"})
     return _Checked(details, reason)
 
 
-def _identity(session: Session, order: Order, raw: Mapping[str, Any], ctx: ScanContext) -> dict[str, Any]:
+def _identity(session: Session, item: ScannedItem, raw: Mapping[str, Any], ctx: ScanContext) -> dict[str, Any]:
     ident = raw.get("identity")
     if not isinstance(ident, dict):
         raise _refuse("identity_required", "Cần kiểm tra danh tính người nhận. / An identity check is required.",
-                      order=order, details={"field": "identity"})
+                      order=item, details={"field": "identity"})
     method = ident.get("method")
     if method == "id_number":
         digits = ident.get("last_digits")
         if not isinstance(digits, str) or not _DIGITS4_RE.fullmatch(digits):
             raise _refuse("identity_required", "Cần 4 số cuối CCCD. / The ID's last 4 digits are required.",
-                          order=order, details={"field": "identity.last_digits"})
-        check = delivery.check_id_digits(session, ctx.key, order.dossier_id, digits)
+                          order=item, details={"field": "identity.last_digits"})
+        check = delivery.check_id_digits(session, ctx.key, item.dossier_id, digits)
         if check == delivery.CodeCheck.WRONG:
             raise _refuse("identity_mismatch", "Số CCCD không khớp với người nộp hồ sơ. / The ID digits do not "
-                          "match the applicant's.", order=order)
+                          "match the applicant's.", order=item)
         return {"method": "id_number", "matched": check == delivery.CodeCheck.OK,
                 "on_record": check != delivery.CodeCheck.NOT_ISSUED}
     if method == "representative":
@@ -425,38 +491,38 @@ def _identity(session: Session, order: Order, raw: Mapping[str, Any], ctx: ScanC
         if not (isinstance(name, str) and name.strip() and isinstance(auth, str) and auth.strip()
                 and isinstance(digits, str) and _DIGITS4_RE.fullmatch(digits)):
             raise _refuse("identity_required", "Người được ủy quyền: cần họ tên, giấy ủy quyền và 4 số cuối CCCD. / "
-                          "A representative needs name, authorisation and own ID digits.", order=order,
+                          "A representative needs name, authorisation and own ID digits.", order=item,
                           details={"field": "identity"})
         return {"method": "representative", "name": " ".join(name.split())[:200],
                 "authorisation": " ".join(auth.split())[:200], "id_last_digits": digits}
     raise _refuse("identity_required", "Phương thức xác minh: 'id_number' hoặc 'representative'. / identity.method "
-                  "must be id_number or representative.", order=order, details={"field": "identity.method"})
+                  "must be id_number or representative.", order=item, details={"field": "identity.method"})
 
 
 # --- recording ---------------------------------------------------------------------------------------------
 
 
-def _place(order: Order, kind: EventKind, actor: Actor) -> tuple[int | None, int | None]:
+def _place(item: ScannedItem, kind: EventKind, actor: Actor) -> tuple[int | None, int | None]:
     """(post office, agency) where the event happens, when it is not just a GPS point."""
     if kind in _AT_OFFICE:
-        return actor.post_office_id or order.post_office_id, None
-    at_agency = order.leg == Leg.RESULT and kind in {EventKind.COLLECTED, EventKind.RETURNED}
-    return None, order.dossier.agency_id if at_agency else None
+        return actor.post_office_id or item.post_office_id, None
+    at_agency = item.leg == Leg.RESULT and kind in {EventKind.COLLECTED, EventKind.RETURNED}
+    return None, item.agency_id if at_agency else None
 
 
-def _after(session: Session, order: Order, kind: EventKind, *, previous: OrderState, ev: TrackingEvent,
+def _after(session: Session, item: ScannedItem, kind: EventKind, *, previous: OrderState, ev: TrackingEvent,
            ctx: ScanContext) -> None:
     """Consequences inside the same savepoint: the re-invitation plan and the delivery code's use."""
     if kind == EventKind.DELIVERY_FAILED:
-        delivery.schedule_after_failure(session, order, ev.server_time, ctx.tz)
+        delivery.schedule_after_failure(session, item.id, ev.server_time, ctx.tz)
     elif kind == EventKind.OUT_FOR_DELIVERY and previous == OrderState.DELIVERY_FAILED:
         today = ev.server_time.astimezone(ZoneInfo(ctx.tz)).date()
-        delivery.settle_reinvitations(session, order.id, "attempted", due_by=today)
+        delivery.settle_reinvitations(session, item.id, "attempted", due_by=today)
     elif kind == EventKind.DELIVERED:
-        delivery.mark_code_used(session, order.dossier_id)
-        delivery.settle_reinvitations(session, order.id, "delivered")
+        delivery.mark_code_used(session, item.dossier_id)
+        delivery.settle_reinvitations(session, item.id, "delivered")
     elif kind in {EventKind.RETURNED, EventKind.LOST}:
-        delivery.settle_reinvitations(session, order.id, str(kind))
+        delivery.settle_reinvitations(session, item.id, str(kind))
 
 
 def _record(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: ScanContext, key: str | None,
@@ -466,39 +532,41 @@ def _record(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: Scan
     Every refusal is raised before the first write (the checks only read), so a refused scan has nothing to
     undo; only a database error (a lost race) can interrupt the writes.
     """
-    order, typed = _item(session, raw, ctx, key=key if check_key else None)
+    item, typed = _item(session, raw, ctx, key=key if check_key else None)
     kind = _kind(raw, actor)
     device_time = parse_device_time(raw.get("device_time"), ctx.tz)
     lat, lon = _coord(raw, "lat", 90), _coord(raw, "lon", 180)
     note = _note(raw)
     try:
-        state_after = next_state(order.leg, order.state, kind)
+        state_after = next_state(item.leg, item.state, kind)
     except TransitionRefused as exc:
-        raise _refuse("invalid_transition", str(exc), order=order) from None
-    checked = _requirements(session, order, kind, raw, ctx)
+        raise _refuse("invalid_transition", str(exc), order=item) from None
+    checked = _requirements(session, item, kind, raw, ctx)
     details, reason = checked.details, checked.reason
     if typed:
         details["typed_code"] = True
     skew = int((device_time - now).total_seconds()) if device_time else None
     flagged = skew is not None and abs(skew) > SKEW_TOLERANCE.total_seconds()
-    post_office_id, agency_id = _place(order, kind, actor)
-    previous = order.state
-    ev = append_event(
-        session, order, kind, state_after,
+    post_office_id, agency_id = _place(item, kind, actor)
+    previous = item.state
+    ev = append_to_stored(
+        session, order_id=item.id, version=item.version, head=item.head, leg=item.leg,
+        dossier_agency_id=item.agency_id, kind=kind, state_after=state_after,
         actor_role=actor.role, actor_id=actor.user_id, actor_name=actor.name,
         post_office_id=post_office_id, agency_id=agency_id, lat=lat, lon=lon,
         device_time=device_time, reason_code=reason, note=note, idempotency_key=key,
         clock_skew_s=skew, clock_skew_flag=flagged, details=details or None,
     )
+    item.state, item.version, item.head = state_after, item.version + 1, ev.hash
     if checked.id_digits is not None:
-        delivery.record_id_digits(session, ctx.key, order.dossier_id, checked.id_digits)
-    _after(session, order, kind, previous=previous, ev=ev, ctx=ctx)
-    return ScanOutcome(ok=True, item_code=order.item_code, event=str(kind), state=str(state_after), event_id=ev.id,
+        delivery.record_id_digits(session, ctx.key, item.dossier_id, checked.id_digits)
+    _after(session, item, kind, previous=previous, ev=ev, ctx=ctx)
+    return ScanOutcome(ok=True, item_code=item.item_code, event=str(kind), state=str(state_after), event_id=ev.id,
                        clock_skew_flag=flagged, details={"clock_skew_s": skew} if flagged else {})
 
 
 def _log_refusal(session: Session, raw: Mapping[str, Any], actor: Actor, exc: _Refusal, *, key: str | None,
-                 order: Order | None, ctx: ScanContext) -> ScanOutcome:
+                 order: _Item | None, ctx: ScanContext) -> ScanOutcome:
     scanned = raw.get("qr") or raw.get("item_code")
     kind = raw.get("event")
     state = str(order.state) if order is not None else None
@@ -594,7 +662,7 @@ def _record_scan(session: Session, raw: Mapping[str, Any], *, actor: Actor, ctx:
 
 
 def _attempt(session: Session, raw: Mapping[str, Any], actor: Actor, *, ctx: ScanContext, key: str, now: datetime,
-             check_key: bool, guard: _Guard) -> ScanOutcome | tuple[Order | None, _Refusal]:
+             check_key: bool, guard: _Guard) -> ScanOutcome | tuple[_Item | None, _Refusal]:
     """The accepted scan's outcome, or the refused scan's item (when known) and refusal."""
     try:
         with session.begin_nested() if guard == "savepoint" else contextlib.nullcontext():
@@ -664,7 +732,16 @@ def record_scans(session: Session, raws: Sequence[Any], *, actor: Actor, ctx: Sc
     if len(raws) > MAX_BATCH:
         raise ScanRefused(f"Tối đa {MAX_BATCH} lượt quét mỗi lần gửi. / At most {MAX_BATCH} scans per batch.",
                           code="batch_too_large")
+    try:
+        return _record_batch(session, raws, actor=actor, ctx=ctx, now=now)
+    finally:
+        session.info.pop(_SCANNED, None)
+
+
+def _record_batch(session: Session, raws: Sequence[Any], *, actor: Actor, ctx: ScanContext,
+                  now: datetime | None) -> list[ScanOutcome]:
     known = _known_keys(session, raws)
+    session.info[_SCANNED] = {}
     _preload(session, raws)
     # Refusals write nothing, so the scans need no savepoint each unless one loses a race with another writer
     # (its item moved, or its key was recorded meanwhile): then the batch is recorded again, each scan in its
@@ -676,6 +753,7 @@ def record_scans(session: Session, raws: Sequence[Any], *, actor: Actor, ctx: Sc
     except (StaleDataError, IntegrityError):
         pass
     known = _known_keys(session, raws)
+    session.info[_SCANNED] = {}  # the rollback dropped the cache: the items are read again, one by one
     return [_record_scan(session, raw, actor=actor, ctx=ctx, now=now, known_keys=known, guard="savepoint")
             for raw in raws]
 
@@ -692,12 +770,13 @@ def _preload(session: Session, raws: Sequence[Any]) -> None:
         if isinstance(source, str) and not has_control_chars(source):
             with contextlib.suppress(InvalidItemCode):
                 codes.add(parse_tracking_url(source)[0])
-    scanned: dict[str, Order] = session.info.setdefault(_SCANNED, {})
+    scanned: dict[str, ScannedItem] = session.info[_SCANNED]
     codes -= scanned.keys()
     if not codes:
         return
-    rows = session.execute(select(Order, Order.version, head_subquery()).where(Order.item_code.in_(codes))
-                           .options(*_BATCH_LOAD))
-    for order, version, head in rows:
-        remember_head(session, order.id, version, head)
-        scanned[order.item_code] = order
+    rows = session.connection().execute(_READ_ITEMS, {"codes": sorted(codes)}).all()
+    for _id, item_rows in itertools.groupby(rows, key=lambda row: row[0]):
+        lines = list(item_rows)
+        item = _scanned_item(lines, checklist_at=_N_ITEM + 1)
+        remember_subscribers(session, item.agency_id, bool(lines[0][_N_ITEM]))
+        scanned[item.item_code] = item

@@ -6,15 +6,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import ScalarSelect, Table, bindparam, event, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, event, insert, inspect, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.orm.util import identity_key
 
 from config.db import utcnow
 from config.queue import enqueue_many
 from logistics.orders.errors import OrderError, ValidationError
-from logistics.orders.models import Channel, Order, OrderState
+from logistics.orders.models import Channel, Leg, Order, OrderState
 from logistics.orders.services import (
     Booking,
     PickupRequest,
@@ -39,14 +40,8 @@ def last_event(session: Session, order_id: int) -> TrackingEvent | None:
 # Keyed by the version the row had when the head was read or written, so an entry is only used while the order
 # is at exactly that version (a concurrent append bumps the version and fails our flush anyway); forgotten on
 # any rollback, savepoints included, and at commit. Saves the head lookup for every event after the first of an
-# order in a transaction (a scan batch), and for the first when the caller read the head with the order.
+# order in a transaction. (The scan path reads the head with its item and passes it to ``append_to_stored``.)
 _HEADS: Final = "tracking.chain_heads"
-
-
-def head_subquery() -> ScalarSelect[str]:
-    """A correlated subquery for the hash of ``Order``'s last event, to read with the order in one statement."""
-    return (select(TrackingEvent.hash).where(TrackingEvent.order_id == Order.id)
-            .order_by(TrackingEvent.id.desc()).limit(1).scalar_subquery())
 
 
 def remember_head(session: Session, order_id: int, version: int, head_hash: str | None) -> None:
@@ -63,9 +58,10 @@ def chain_head(session: Session, order: Order) -> str:
     return previous.hash if previous else GENESIS_HASH
 
 
-# Orders moved and events inserted on the tables (``_write_appended``) in this transaction. The ORM did not see
-# those writes, so a rollback (a savepoint's included) cannot undo them in the session by itself: the orders'
-# moved attributes are expired (read again on use) and the events expunged.
+# Orders moved and events inserted on the tables (``_write_appended``) in this transaction: (the session's copy
+# of the order or None, the event). The ORM did not see those writes, so a rollback (a savepoint's included)
+# cannot undo them in the session by itself: the orders' moved attributes are expired (read again on use) and
+# the events expunged.
 _WRITTEN: Final = "tracking.written"
 
 
@@ -75,7 +71,7 @@ def _forget_heads_on_rollback(session: Session, _previous: object) -> None:
     for order, ev in session.info.pop(_WRITTEN, ()):
         if ev in session:
             session.expunge(ev)
-        if order in session:
+        if order is not None and order in session:
             session.expire(order, ["state", "updated_at", "version"])
 
 
@@ -119,17 +115,46 @@ def append_event(
         "clock_skew_flag": clock_skew_flag, "details": details,
     }
     if first or order.id is None:
-        ev = _chained(order, kind, state_after, prev_hash=GENESIS_HASH, server_time=utcnow(), **fields)
+        if order.id is None:
+            session.flush()  # the new order's id, for its first event
+        ev = _chained(order.id, kind, state_after, prev_hash=GENESIS_HASH, server_time=utcnow(), **fields)
         order.state, order.updated_at = state_after, ev.server_time
         session.add(ev)
         session.flush()
     else:
         if inspect(order).modified:
             session.flush()  # the order's own pending changes first: the version checked below is then current
-        ev = _chained(order, kind, state_after, prev_hash=chain_head(session, order), server_time=utcnow(), **fields)
-        _write_appended(session, order, ev)
+        ev = _chained(order.id, kind, state_after, prev_hash=chain_head(session, order), server_time=utcnow(),
+                      **fields)
+        _write_appended(session, order.id, order.version, ev)
     remember_head(session, order.id, order.version, ev.hash)  # the write bumped the version
-    event_recorded(session, order, ev)
+    event_recorded(session, ev, leg=order.leg, agency_id=order.dossier.agency_id)
+    return ev
+
+
+def append_to_stored(
+    session: Session,
+    *,
+    order_id: int,
+    version: int,
+    head: str,
+    leg: Leg,
+    dossier_agency_id: int | None,
+    kind: EventKind,
+    state_after: OrderState,
+    **fields: Any,
+) -> TrackingEvent:
+    """``append_event`` for a stored order that the caller read as plain values, not as an ORM object.
+
+    The scan path reads its item with one Core statement (``tracking.scans``): its id, the row ``version`` and
+    chain ``head`` it read, its ``leg`` and its dossier's agency (``dossier_agency_id``) are all an append needs.
+    The same version check applies (``StaleDataError`` when another writer moved the order first); an ORM copy of the
+    order in this session, if any, learns the new state and version. ``fields`` are ``append_event``'s.
+    """
+    ev = _chained(order_id, kind, state_after, prev_hash=head, server_time=utcnow(), **fields)
+    _write_appended(session, order_id, version, ev)
+    remember_head(session, order_id, version + 1, ev.hash)
+    event_recorded(session, ev, leg=leg, agency_id=dossier_agency_id)
     return ev
 
 
@@ -152,7 +177,7 @@ _MOVE_AND_INSERT: Final = insert(_EVENTS).from_select(
 ).add_cte(_MOVED).returning(_EVENTS.c.id)
 
 
-def _write_appended(session: Session, order: Order, ev: TrackingEvent) -> None:
+def _write_appended(session: Session, order_id: int, version: int, ev: TrackingEvent) -> None:
     """Write an event of a stored order, and move the order, in two statements on the tables.
 
     This is what the ORM's flush would send (a version-checked UPDATE of the order, then the INSERT), without its
@@ -163,10 +188,9 @@ def _write_appended(session: Session, order: Order, ev: TrackingEvent) -> None:
     """
     # The event refers only to stored rows (its order, people, places), so what else is pending (a batch's
     # notifications) need not be flushed first: it goes out in one statement later.
-    move = {"order_id": order.id, "seen": order.version, "state": ev.state_after, "at": ev.server_time,
-            "next": order.version + 1}
+    move = {"order_id": order_id, "seen": version, "state": ev.state_after, "at": ev.server_time, "next": version + 1}
     row = {key: getattr(ev, key) for key in _EVENT_COLUMNS}
-    stale = StaleDataError(f"order {order.id}: another writer moved it from version {order.version}")
+    stale = StaleDataError(f"order {order_id}: another writer moved it from version {version}")
     with session.no_autoflush:
         if session.get_bind().dialect.name == "postgresql":
             values = {f"e_{key}": value for key, value in row.items() if key != "order_id"}
@@ -178,17 +202,20 @@ def _write_appended(session: Session, order: Order, ev: TrackingEvent) -> None:
                 raise stale
             event_id = session.execute(_INSERT_EVENT, row).scalar_one()
     ev.id = event_id
-    for key, value in (("state", ev.state_after), ("updated_at", ev.server_time), ("version", order.version + 1)):
-        set_committed_value(order, key, value)
+    # The session's copy of the order, when it holds one (``append_event``'s, or one loaded earlier).
+    order = session.identity_map.get(identity_key(Order, order_id))
+    if order is not None:
+        for key, value in (("state", ev.state_after), ("updated_at", ev.server_time), ("version", version + 1)):
+            set_committed_value(order, key, value)
     make_transient_to_detached(ev)
     session.add(ev)
     session.info.setdefault(_WRITTEN, []).append((order, ev))
 
 
-def _chained(order: Order, kind: EventKind, state_after: OrderState, *, prev_hash: str, server_time: datetime,
+def _chained(order_id: int, kind: EventKind, state_after: OrderState, *, prev_hash: str, server_time: datetime,
              **fields: Any) -> TrackingEvent:
-    """A new event of ``order`` linked to ``prev_hash`` and hashed (not yet added; the order is not touched)."""
-    ev = TrackingEvent(order_id=order.id, kind=kind, upu_code=UPU_CODES[kind], state_after=state_after,
+    """A new event of the order linked to ``prev_hash`` and hashed (not yet added; the order is not touched)."""
+    ev = TrackingEvent(order_id=order_id, kind=kind, upu_code=UPU_CODES[kind], state_after=state_after,
                        prev_hash=prev_hash, **fields)
     ev.clock_skew_flag = bool(ev.clock_skew_flag)
     ev.server_time = server_time
@@ -314,14 +341,14 @@ def _record_created(session: Session, orders: Sequence[Order], *, channel: Chann
     now = utcnow()
     note = f"Đăng ký thu gom qua kênh {channel.value}"
     events = [
-        _chained(order, EventKind.CREATED, order.state, prev_hash=GENESIS_HASH, server_time=now,  # or NEEDS_REVIEW
+        _chained(order.id, EventKind.CREATED, order.state, prev_hash=GENESIS_HASH, server_time=now,  # or NEEDS_REVIEW
                  actor_role=actor_role, post_office_id=order.post_office_id, note=note)
         for order in orders
     ]
     session.add_all(events)
     session.flush()
     for order, ev in zip(orders, events, strict=True):
-        event_recorded(session, order, ev)
+        event_recorded(session, ev, leg=order.leg, agency_id=order.dossier.agency_id)
     enqueue_many(session, LABEL_JOB, queue="labels",
                  messages=[(f"label:{order.id}", {"order_id": order.id}) for order in orders])
 

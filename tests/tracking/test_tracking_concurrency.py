@@ -1,9 +1,11 @@
 """Concurrent scans of one item with real commits: exactly one transition wins, the chain never forks."""
 
 import threading
+from collections.abc import Callable
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
 
 from logistics.orders.models import Order, OrderState
 from tests.conftest import clean_transactional
@@ -24,6 +26,24 @@ def _collected_order(db):
         order = book(s)
         assert scan(s, order, "collected").ok
         return order.id, order.item_code, order.post_office_id
+
+
+def _moved_before_the_write(session: Session, order_id: int, compete: Callable[[], None]) -> list[bool]:
+    """Run ``compete`` (another transaction that moves the order, committed) just before ``session`` writes it.
+
+    By then the scan has read the item and its version: this is the window in which a real race is lost, made
+    to happen every time. Returns a list that holds True once ``compete`` ran.
+    """
+    fired: list[bool] = []
+
+    def before(_conn, _cursor, statement, parameters, _context, _many):
+        if not fired and "UPDATE orders" in statement and isinstance(parameters, dict) \
+                and parameters.get("order_id") == order_id:
+            fired.append(True)
+            compete()
+
+    event.listen(session.connection(), "before_cursor_execute", before)
+    return fired
 
 
 def _race(db, payloads, actor, *, alone):
@@ -90,7 +110,36 @@ def test_concurrent_replays_of_one_key_record_one_event(db, alone):
 
 @pytest.mark.parametrize("db", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
 @ALONE
-def test_a_scan_working_on_a_stale_copy_loses_on_the_version_check(db, alone):
+def test_a_scan_that_loses_the_race_between_its_read_and_its_write_is_a_conflict(db, alone):
+    try:
+        order_id, _code, _po = _collected_order(db)
+        slow = db.session()
+        try:
+            stale = slow.get(Order, order_id)  # a copy in the session: the scan reads the row itself anyway
+            raw = payload(stale, "arrived_post_office")
+
+            def other_courier() -> None:
+                with db.unit_of_work() as fast:
+                    assert scan(fast, fast.get(Order, order_id), "arrived_post_office").ok
+
+            fired = _moved_before_the_write(slow, order_id, other_courier)
+            outcome = record_scan(slow, raw, actor=courier(stale), ctx=CTX, alone=alone)
+            slow.commit()
+        finally:
+            slow.close()
+        assert fired == [True]
+        assert outcome.error == "conflict" and "at_post_office" in outcome.message
+        with db.unit_of_work() as s:
+            assert verify_chain(s, order_id) == []
+            refused = s.scalars(select(RefusedScan)).one()
+            assert refused.error == "conflict" and refused.state == "at_post_office"
+    finally:
+        clean_transactional(db)
+
+
+@pytest.mark.parametrize("db", [pytest.param("postgresql", marks=pytest.mark.postgres)], indirect=True)
+@ALONE
+def test_a_scan_reads_the_item_as_it_is_not_the_sessions_stale_copy(db, alone):
     try:
         order_id, _code, _po = _collected_order(db)
         slow = db.session()
@@ -104,11 +153,11 @@ def test_a_scan_working_on_a_stale_copy_loses_on_the_version_check(db, alone):
             slow.commit()
         finally:
             slow.close()
-        assert outcome.error == "conflict" and "at_post_office" in outcome.message
+        # Refused for what the item is now (already at the post office), not written over a stale state.
+        assert outcome.error == "invalid_transition" and outcome.state == "at_post_office"
         with db.unit_of_work() as s:
             assert verify_chain(s, order_id) == []
-            refused = s.scalars(select(RefusedScan)).one()
-            assert refused.error == "conflict" and refused.state == "at_post_office"
+            assert s.scalar(select(func.count(TrackingEvent.id)).where(TrackingEvent.order_id == order_id)) == 3
     finally:
         clean_transactional(db)
 
@@ -125,12 +174,17 @@ def test_a_collection_that_loses_the_race_leaves_no_trace_of_its_writes(db, alon
         try:
             stale = slow.get(Order, order_id)
             raw = payload(stale, "collected", id_number_last4="9999")
-            with db.unit_of_work() as fast:
-                assert scan(fast, fast.get(Order, order_id), "collected").ok
+
+            def other_courier() -> None:
+                with db.unit_of_work() as fast:
+                    assert scan(fast, fast.get(Order, order_id), "collected").ok
+
+            fired = _moved_before_the_write(slow, order_id, other_courier)
             outcome = record_scan(slow, raw, actor=courier(stale), ctx=CTX, alone=alone)
             slow.commit()
         finally:
             slow.close()
+        assert fired == [True]
         assert outcome.error == "conflict"
         with db.unit_of_work() as s:
             dossier_id = s.get(Order, order_id).dossier_id
@@ -151,23 +205,29 @@ def test_a_batch_with_a_scan_that_loses_a_race_keeps_the_others(db):
         contested_id, _code, _po = _collected_order(db)
         slow = db.session()
         try:
-            stale = slow.get(Order, contested_id)  # loaded before the other courier's scan commits
+            stale = slow.get(Order, contested_id)
             fresh = slow.get(Order, fresh_id)
             raws = [payload(fresh, "collected"), payload(stale, "arrived_post_office")]
-            with db.unit_of_work() as other:
-                assert scan(other, other.get(Order, contested_id), "arrived_post_office").ok
+
+            def other_courier() -> None:
+                with db.unit_of_work() as other:
+                    assert scan(other, other.get(Order, contested_id), "arrived_post_office").ok
+
+            fired = _moved_before_the_write(slow, contested_id, other_courier)
             outcomes = record_scans(slow, raws, actor=courier(stale), ctx=CTX)
             slow.commit()
         finally:
             slow.close()
+        assert fired == [True]
         assert [o.ok for o in outcomes] == [True, False]
-        assert outcomes[1].error == "conflict"
+        # Recorded again, the batch reads the contested item as it now is: refused for its current state.
+        assert outcomes[1].error == "invalid_transition" and outcomes[1].state == "at_post_office"
         with db.unit_of_work() as s:
             for order_id in (fresh_id, contested_id):
                 assert verify_chain(s, order_id) == []
             kinds = list(s.scalars(select(TrackingEvent.kind).where(TrackingEvent.order_id == fresh_id)
                                    .order_by(TrackingEvent.id)))
             assert kinds == [EventKind.CREATED, EventKind.COLLECTED]
-            assert s.scalars(select(RefusedScan.error)).all() == ["conflict"]
+            assert s.scalars(select(RefusedScan.error)).all() == ["invalid_transition"]
     finally:
         clean_transactional(db)

@@ -78,5 +78,5 @@ def test_schedule_uses_the_local_date_of_the_failure(db_session):
     s = db_session
     result, _code = result_out_for_delivery(s, book(s))
     late_evening = datetime(2026, 2, 11, 17, 30, tzinfo=UTC)  # 00:30 on Thursday 12/02 in Cà Mau
-    rows = schedule_after_failure(s, result, late_evening, "Asia/Ho_Chi_Minh")
+    rows = schedule_after_failure(s, result.id, late_evening, "Asia/Ho_Chi_Minh")
     assert [r.due_date for r in rows] == [d for _s, _a, d in plan_reinvitations(date(2026, 2, 12))]

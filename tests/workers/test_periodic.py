@@ -88,7 +88,7 @@ def test_reinvitations_are_sent_once_on_their_day(db, settings, clean):  # noqa:
     drain(db, settings)  # the booking SMS
     record(db, order_id, EventKind.DELIVERY_FAILED, OrderState.DELIVERY_FAILED, reason_code="absent")
     with db.unit_of_work() as s:
-        steps = schedule_after_failure(s, s.get(Order, order_id), utcnow(), settings.timezone)
+        steps = schedule_after_failure(s, order_id, utcnow(), settings.timezone)
         first_due = min(st.due_date for st in steps)
     before = datetime.combine(first_due - timedelta(days=1), datetime.min.time(), UTC)
     on_day = datetime.combine(first_due, datetime.min.time(), UTC) + timedelta(hours=2)
