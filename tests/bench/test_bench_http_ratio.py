@@ -1,0 +1,41 @@
+"""bench/bench_http.py: how a target's ratio is taken from alternating slices (nothing is timed here)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+_PATH = Path(__file__).resolve().parents[2] / "bench" / "bench_http.py"
+_spec = importlib.util.spec_from_file_location("bench_http_module", _PATH)
+assert _spec is not None and _spec.loader is not None
+bench_http = importlib.util.module_from_spec(_spec)
+sys.modules["bench_http_module"] = bench_http  # dataclasses look their module up while building the class
+_spec.loader.exec_module(bench_http)
+
+
+def _result(name: str, per_slice: list[float]) -> object:
+    seconds = float(len(per_slice))
+    return bench_http.Result("postgresql", 10, 10, name, int(sum(per_slice)), int(sum(per_slice)), seconds,
+                             1.0, 2.0, 1.5, 0, slice_per_s=per_slice)
+
+
+def test_one_slow_slice_does_not_move_the_ratio():
+    ceiling = _result("ceiling write", [600, 600, 200, 600, 600])  # CPU stolen during the third ceiling slice
+    scan = _result("scan single", [390, 380, 400, 370, 385])
+    assert bench_http.paired_ratio(scan, ceiling) == pytest.approx(385 / 600)
+    assert scan.per_s / ceiling.per_s == pytest.approx(1925 / 2600)  # the totals would say 0.74
+
+
+def test_an_even_number_of_slices_takes_the_middle_two():
+    ceiling = _result("ceiling write", [100, 100, 100, 100])
+    scan = _result("scan single", [50, 60, 70, 80])
+    assert bench_http.paired_ratio(scan, ceiling) == pytest.approx(0.65)
+
+
+def test_too_few_slices_fall_back_to_the_totals():
+    ceiling = _result("ceiling write", [600, 300])
+    scan = _result("scan single", [300, 300])
+    assert bench_http.paired_ratio(scan, ceiling) == pytest.approx(600 / 900)
