@@ -130,7 +130,8 @@ class Result:
     errors: int
     first_error: str = ""
     cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per unit, by party (CpuMeter)
-    slice_per_s: list[float] = field(default_factory=list)  # units per second in each slice, in run order
+    # Units per second in each slice, in run order (None: the slice had no request of this endpoint).
+    slice_per_s: list[float | None] = field(default_factory=list)
 
     @property
     def per_s(self) -> float:
@@ -966,7 +967,7 @@ class Round:
                    sample.errors, sample.first_error,
                    {party: round(1000 * s / max(1, r_units), 3) for party, s in sample.cpu.items()
                     if (r_units := len(lat) * units_per_request)},
-                   [round(n * units_per_request / sec, 1) for n, sec in sample.slices if sec > 0])
+                   [round(n * units_per_request / sec, 1) if n and sec > 0 else None for n, sec in sample.slices])
         self.report.results.append(r)
         unit = "scans/s" if name.startswith("scan") or name == "ceiling write" else "req/s"
         cpu = (f"  cpu {sum(r.cpu_ms.values()):5.2f} ms/{unit.split('/', maxsplit=1)[0][:-1]} ("
@@ -1153,7 +1154,7 @@ def sizes(report: Report, backend: str) -> list[int]:
 
 def paired_ratio(path: Result, ceiling: Result) -> float:
     """The median of the per-slice ratios of ``path`` to ``ceiling`` (the ratio of totals without slices)."""
-    pairs = [a / b for a, b in zip(path.slice_per_s, ceiling.slice_per_s, strict=False) if b]
+    pairs = [a / b for a, b in zip(path.slice_per_s, ceiling.slice_per_s, strict=False) if a and b]
     if len(pairs) < 3:  # a median of fewer says nothing more than the totals
         return path.per_s / ceiling.per_s if ceiling.per_s else 0.0
     pairs.sort()

@@ -16,10 +16,11 @@ sys.modules["bench_http_module"] = bench_http  # dataclasses look their module u
 _spec.loader.exec_module(bench_http)
 
 
-def _result(name: str, per_slice: list[float]) -> object:
-    seconds = float(len(per_slice))
-    return bench_http.Result("postgresql", 10, 10, name, int(sum(per_slice)), int(sum(per_slice)), seconds,
-                             1.0, 2.0, 1.5, 0, slice_per_s=per_slice)
+def _result(name: str, per_slice: list[float | None]) -> object:
+    """A result whose slices each lasted one second."""
+    units = int(sum(rate or 0 for rate in per_slice))
+    return bench_http.Result("postgresql", 10, 10, name, units, units, float(len(per_slice)), 1.0, 2.0, 1.5, 0,
+                             slice_per_s=per_slice)
 
 
 def test_one_slow_slice_does_not_move_the_ratio():
@@ -39,3 +40,9 @@ def test_too_few_slices_fall_back_to_the_totals():
     ceiling = _result("ceiling write", [600, 300])
     scan = _result("scan single", [300, 300])
     assert bench_http.paired_ratio(scan, ceiling) == pytest.approx(600 / 900)
+
+
+def test_slices_without_requests_are_not_pairs():
+    single = _result("scan single", [300, 300, 300, 300, 300])
+    batch = _result("scan batch200", [None, None, None, None, 1500])  # one batch per connection: the last slice
+    assert bench_http.paired_ratio(batch, single) == pytest.approx(1.0)  # one pair: the totals, 1500 / 1500
