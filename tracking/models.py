@@ -5,8 +5,10 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import (
     JSON,
@@ -71,6 +73,38 @@ UPU_CODES: dict[EventKind, str | None] = {
 }
 
 GENESIS_HASH = "0" * 64
+# The columns an event's hash covers (with ``prev_hash``, which chains it).
+_HASHED: Final = ("order_id", "kind", "state_after", "actor_role", "actor_id", "post_office_id", "agency_id", "lat",
+                  "lon", "device_time", "server_time", "reason_code", "note", "idempotency_key", "actor_name",
+                  "upu_code", "clock_skew_s", "clock_skew_flag", "details")
+
+
+def event_hash(values: Mapping[str, Any]) -> str:
+    """The hash of an event's column ``values`` chained to their ``prev_hash`` (tamper evidence).
+
+    One function for an ORM event (``TrackingEvent.compute_hash``) and for an event written as a row of values
+    (``tracking.services.append_to_stored``), so both give the same hash for the same content.
+    """
+    body: dict[str, Any] = {key: values.get(key) for key in _HASHED}
+    body["kind"], body["state_after"] = str(body["kind"]), str(body["state_after"])
+    device_time: datetime | None = body["device_time"]
+    server_time: datetime = values["server_time"]
+    body["device_time"] = device_time.isoformat() if device_time else None
+    body["server_time"] = server_time.isoformat()
+    body["clock_skew_flag"] = bool(body["clock_skew_flag"])
+    blob = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256((values["prev_hash"] + blob).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class AppendedEvent:
+    """An event written as a row of values (``append_to_stored``): what its callers and reactions read of it."""
+
+    id: int
+    kind: EventKind
+    state_after: OrderState
+    server_time: datetime
+    hash: str
 
 
 class TrackingEvent(Base):
@@ -106,30 +140,8 @@ class TrackingEvent(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
     def compute_hash(self) -> str:
-        """Hash of this event's content chained to the previous event's hash (tamper evidence)."""
-        body = {
-            "order_id": self.order_id,
-            "kind": str(self.kind),
-            "state_after": str(self.state_after),
-            "actor_role": self.actor_role,
-            "actor_id": self.actor_id,
-            "post_office_id": self.post_office_id,
-            "agency_id": self.agency_id,
-            "lat": self.lat,
-            "lon": self.lon,
-            "device_time": self.device_time.isoformat() if self.device_time else None,
-            "server_time": self.server_time.isoformat(),
-            "reason_code": self.reason_code,
-            "note": self.note,
-            "idempotency_key": self.idempotency_key,
-            "actor_name": self.actor_name,
-            "upu_code": self.upu_code,
-            "clock_skew_s": self.clock_skew_s,
-            "clock_skew_flag": bool(self.clock_skew_flag),
-            "details": self.details,
-        }
-        blob = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256((self.prev_hash + blob).encode()).hexdigest()
+        """Hash of this event's content chained to the previous event's hash (``event_hash``)."""
+        return event_hash({key: getattr(self, key) for key in (*_HASHED, "prev_hash")})
 
 
 class RefusedScan(Base):

@@ -14,13 +14,14 @@ from config.queue import enqueue
 from logistics.notifications.templates import template_for
 from logistics.orders.models import Leg
 from logistics.webhooks.services import has_subscribers
-from tracking.models import TrackingEvent
+from tracking.models import AppendedEvent, TrackingEvent
 
 NOTIFY_JOB = "workers.jobs.notifications.notify_event"
 PUBLISH_JOB = "workers.jobs.webhooks.publish_event"
 
 
-def event_recorded(session: Session, event: TrackingEvent, *, leg: Leg, agency_id: int | None) -> None:
+def event_recorded(session: Session, event: TrackingEvent | AppendedEvent, *, leg: Leg,
+                   agency_id: int | None) -> None:
     """Request the citizen's notification (events they care about) and the webhooks (when anyone subscribes).
 
     ``leg`` and ``agency_id`` are the event's order's (its leg, its dossier's agency).

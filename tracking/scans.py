@@ -46,7 +46,7 @@ from logistics.webhooks.services import remember_subscribers, subscribers_exist
 from tracking import delivery
 from tracking.actors import Actor
 from tracking.errors import ScanRefused
-from tracking.models import GENESIS_HASH, EventKind, RefusedScan, TrackingEvent
+from tracking.models import GENESIS_HASH, AppendedEvent, EventKind, RefusedScan, TrackingEvent
 from tracking.services import append_to_stored
 from tracking.states import TransitionRefused, next_state
 
@@ -510,7 +510,7 @@ def _place(item: ScannedItem, kind: EventKind, actor: Actor) -> tuple[int | None
     return None, item.agency_id if at_agency else None
 
 
-def _after(session: Session, item: ScannedItem, kind: EventKind, *, previous: OrderState, ev: TrackingEvent,
+def _after(session: Session, item: ScannedItem, kind: EventKind, *, previous: OrderState, ev: AppendedEvent,
            ctx: ScanContext) -> None:
     """Consequences inside the same savepoint: the re-invitation plan and the delivery code's use."""
     if kind == EventKind.DELIVERY_FAILED:

@@ -25,7 +25,7 @@ from logistics.orders.services import (
 )
 from logistics.routing.gazetteer import load_gazetteer
 from logistics.routing.services import RoutingPolicy
-from tracking.models import GENESIS_HASH, UPU_CODES, EventKind, TrackingEvent
+from tracking.models import GENESIS_HASH, UPU_CODES, AppendedEvent, EventKind, TrackingEvent, event_hash
 from tracking.reactions import event_recorded
 
 
@@ -58,10 +58,10 @@ def chain_head(session: Session, order: Order) -> str:
     return previous.hash if previous else GENESIS_HASH
 
 
-# Orders moved and events inserted on the tables (``_write_appended``) in this transaction: (the session's copy
-# of the order or None, the event). The ORM did not see those writes, so a rollback (a savepoint's included)
-# cannot undo them in the session by itself: the orders' moved attributes are expired (read again on use) and
-# the events expunged.
+# Orders moved and events inserted on the tables (``_write_row``) in this transaction: the session's copies of
+# those orders, and the ORM events it was told about (pairs with None on the other side). The ORM did not see
+# those writes, so a rollback (a savepoint's included) cannot undo them in the session by itself: the orders'
+# moved attributes are expired (read again on use) and the events expunged.
 _WRITTEN: Final = "tracking.written"
 
 
@@ -69,7 +69,7 @@ _WRITTEN: Final = "tracking.written"
 def _forget_heads_on_rollback(session: Session, _previous: object) -> None:
     session.info.pop(_HEADS, None)
     for order, ev in session.info.pop(_WRITTEN, ()):
-        if ev in session:
+        if ev is not None and ev in session:
             session.expunge(ev)
         if order is not None and order in session:
             session.expire(order, ["state", "updated_at", "version"])
@@ -126,7 +126,7 @@ def append_event(
             session.flush()  # the order's own pending changes first: the version checked below is then current
         ev = _chained(order.id, kind, state_after, prev_hash=chain_head(session, order), server_time=utcnow(),
                       **fields)
-        _write_appended(session, order.id, order.version, ev)
+        _write_appended(session, order.version, ev)
     remember_head(session, order.id, order.version, ev.hash)  # the write bumped the version
     event_recorded(session, ev, leg=order.leg, agency_id=order.dossier.agency_id)
     return ev
@@ -143,16 +143,21 @@ def append_to_stored(
     kind: EventKind,
     state_after: OrderState,
     **fields: Any,
-) -> TrackingEvent:
+) -> AppendedEvent:
     """``append_event`` for a stored order that the caller read as plain values, not as an ORM object.
 
     The scan path reads its item with one Core statement (``tracking.scans``): its id, the row ``version`` and
     chain ``head`` it read, its ``leg`` and its dossier's agency (``dossier_agency_id``) are all an append needs.
-    The same version check applies (``StaleDataError`` when another writer moved the order first); an ORM copy of the
-    order in this session, if any, learns the new state and version. ``fields`` are ``append_event``'s.
+    The same version check applies (``StaleDataError`` when another writer moved the order first); an ORM copy
+    of the order in this session, if any, learns the new state and version. ``fields`` are ``append_event``'s.
+    The event is written as a row of values and no ORM object is made of it: the caller gets what it reads.
     """
-    ev = _chained(order_id, kind, state_after, prev_hash=head, server_time=utcnow(), **fields)
-    _write_appended(session, order_id, version, ev)
+    row: dict[str, Any] = dict.fromkeys(_EVENT_COLUMNS)
+    row.update(fields, order_id=order_id, kind=kind, upu_code=UPU_CODES[kind], state_after=state_after,
+               prev_hash=head, server_time=utcnow())
+    row["clock_skew_flag"] = bool(row["clock_skew_flag"])
+    row["hash"] = event_hash(row)
+    ev = AppendedEvent(_write_row(session, version, row), kind, state_after, row["server_time"], row["hash"])
     remember_head(session, order_id, version + 1, ev.hash)
     event_recorded(session, ev, leg=leg, agency_id=dossier_agency_id)
     return ev
@@ -177,39 +182,46 @@ _MOVE_AND_INSERT: Final = insert(_EVENTS).from_select(
 ).add_cte(_MOVED).returning(_EVENTS.c.id)
 
 
-def _write_appended(session: Session, order_id: int, version: int, ev: TrackingEvent) -> None:
-    """Write an event of a stored order, and move the order, in two statements on the tables.
+def _write_row(session: Session, version: int, row: Mapping[str, Any]) -> int:
+    """Write an event (its column values) of a stored order, and move the order; returns the event's id.
 
     This is what the ORM's flush would send (a version-checked UPDATE of the order, then the INSERT), without its
-    unit-of-work bookkeeping, which cost more than both statements on the scan path. The session is then told
-    what was written: the order's new state and version as committed values, the event as a stored object.
-    Touching the row even when the state stays the same (a re-assignment, a result recorded on an accepted
-    leg) makes the version check guard every append, so two writers can never fork the chain.
+    unit-of-work bookkeeping, which cost more than both statements on the scan path. An ORM copy of the order in
+    the session, if any, is told the new state and version as committed values. Touching the row even when the
+    state stays the same (a re-assignment, a result recorded on an accepted leg) makes the version check guard
+    every append, so two writers can never fork the chain.
     """
     # The event refers only to stored rows (its order, people, places), so what else is pending (a batch's
     # notifications) need not be flushed first: it goes out in one statement later.
-    move = {"order_id": order_id, "seen": version, "state": ev.state_after, "at": ev.server_time, "next": version + 1}
-    row = {key: getattr(ev, key) for key in _EVENT_COLUMNS}
+    order_id = row["order_id"]
+    move = {"order_id": order_id, "seen": version, "state": row["state_after"], "at": row["server_time"],
+            "next": version + 1}
     stale = StaleDataError(f"order {order_id}: another writer moved it from version {version}")
     with session.no_autoflush:
         if session.get_bind().dialect.name == "postgresql":
             values = {f"e_{key}": value for key, value in row.items() if key != "order_id"}
-            event_id = session.execute(_MOVE_AND_INSERT, {**values, **move}).scalar_one_or_none()
+            event_id: int | None = session.execute(_MOVE_AND_INSERT, {**values, **move}).scalar_one_or_none()
             if event_id is None:
                 raise stale
         else:
             if session.execute(_MOVE, move).rowcount != 1:  # type: ignore[attr-defined]
                 raise stale
             event_id = session.execute(_INSERT_EVENT, row).scalar_one()
-    ev.id = event_id
-    # The session's copy of the order, when it holds one (``append_event``'s, or one loaded earlier).
     order = session.identity_map.get(identity_key(Order, order_id))
     if order is not None:
-        for key, value in (("state", ev.state_after), ("updated_at", ev.server_time), ("version", version + 1)):
+        for key, value in (("state", row["state_after"]), ("updated_at", row["server_time"]),
+                           ("version", version + 1)):
             set_committed_value(order, key, value)
+        session.info.setdefault(_WRITTEN, []).append((order, None))
+    return event_id
+
+
+def _write_appended(session: Session, version: int, ev: TrackingEvent) -> None:
+    """``_write_row`` for an ORM event, which the session then holds as stored."""
+    ev.id = _write_row(session, version, {key: getattr(ev, key) for key in _EVENT_COLUMNS})
     make_transient_to_detached(ev)
     session.add(ev)
-    session.info.setdefault(_WRITTEN, []).append((order, ev))
+    session.info.setdefault(_WRITTEN, []).append((None, ev))
 
 
 def _chained(order_id: int, kind: EventKind, state_after: OrderState, *, prev_hash: str, server_time: datetime,

@@ -1,13 +1,15 @@
 """The custody record is tamper-evident: an edited row breaks its item's hash chain, and the CLI says so."""
 
+from datetime import UTC, datetime
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from logistics.orders.models import Order
+from logistics.orders.models import Order, OrderState
 from tests.conftest import clean_transactional
 from tests.tracking.tracking_helpers import book, scan
-from tracking.models import AppendOnlyError, TrackingEvent
+from tracking.models import AppendOnlyError, EventKind, TrackingEvent, event_hash
 from tracking.services import verify_chain, verify_chains
 
 
@@ -20,6 +22,23 @@ def test_an_intact_chain_verifies_and_links_each_event_to_the_previous(db_sessio
                        .order_by(TrackingEvent.id)).all()
     assert [e.prev_hash for e in events[1:]] == [e.hash for e in events[:-1]]
     assert verify_chain(s, order.id) == []
+
+
+def test_the_hash_of_an_event_is_fixed_by_its_content():
+    # Stored chains are verified years later: the hash's recipe must never drift. This event's hash was
+    # computed when the recipe moved out of the ORM class into ``event_hash`` (scans write rows of values).
+    values = {
+        "order_id": 5, "kind": EventKind.COLLECTED, "upu_code": "EMA", "state_after": OrderState.COLLECTED,
+        "actor_role": "courier", "actor_id": 3, "actor_name": "Nguyễn Văn Tới", "post_office_id": None,
+        "agency_id": 2, "lat": 9.1, "lon": 105.2, "device_time": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        "server_time": datetime(2026, 1, 2, 3, 4, 6, 123456, tzinfo=UTC), "reason_code": None, "note": "ghi chú",
+        "idempotency_key": "k" * 10, "clock_skew_s": -1, "clock_skew_flag": False,
+        "details": {"seal_number": "NP-1", "documents": [{"id": 1}]}, "prev_hash": "a" * 64,
+    }
+    expected = "e787f2c1f4f499e91c87c4b47f83192a7801f5abe7e6155927e068c46323f473"
+    assert event_hash(values) == expected
+    assert TrackingEvent(**values).compute_hash() == expected
+    assert event_hash({**values, "note": "ghi chu"}) != expected
 
 
 @pytest.mark.parametrize("column", ["note", "reason_code", "details", "clock_skew_flag"])
