@@ -5,12 +5,12 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
+from typing import Final, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.orm import Session, joinedload, lazyload
 
-from logistics.agencies.models import Agency, PostOffice
+from logistics.agencies.models import Agency, PostOffice, Procedure
 from logistics.orders.errors import OrderNotFound
 from logistics.orders.models import Dossier, Leg, Order, OrderState
 from logistics.text import mask_name
@@ -110,78 +110,96 @@ class PersonalDetails:
     appointment_date: date | None
 
 
-def _place(ev: TrackingEvent, office_name: str | None, agency_name: str | None) -> str | None:
+def _place(lat: float | None, lon: float | None, office_name: str | None, agency_name: str | None) -> str | None:
     if agency_name or office_name:
         return agency_name or office_name
-    if ev.lat is not None and ev.lon is not None:
-        return f"GPS {ev.lat:.4f}, {ev.lon:.4f}"
+    if lat is not None and lon is not None:
+        return f"GPS {lat:.4f}, {lon:.4f}"
     return None
 
 
-def _reason(ev: TrackingEvent) -> str | None:
-    if ev.kind == EventKind.DELIVERY_FAILED and ev.reason_code in set(FailureReason):
-        return FAILURE_TEXT[FailureReason(ev.reason_code)]
+def _reason(kind: EventKind, reason_code: str | None) -> str | None:
+    if kind == EventKind.DELIVERY_FAILED and reason_code in set(FailureReason):
+        return FAILURE_TEXT[FailureReason(reason_code)]
     return None
 
 
-# What the public view reads of an order: its dossier with the procedure and agency (names only shown), nothing
-# else (no post office, no administrative units, no checklist), in one statement.
-_PUBLIC_LOAD: Final = (
-    lazyload("*"),
-    joinedload(Order.dossier).lazyload("*"),
-    joinedload(Order.dossier).joinedload(Dossier.procedure).lazyload("*"),
-    joinedload(Order.dossier).joinedload(Dossier.agency).lazyload("*"),
+# What the public view reads, in one prebuilt Core statement (no ORM objects; SQLAlchemy keeps the statement's
+# cache key): the scanned order's dossier with its procedure and agency names, then every leg of that dossier
+# with its events and their places. Each step is an index lookup (``uq_orders_item_code``, the primary keys,
+# ``uq_orders_dossier_id_leg``, ``ix_tracking_events_order_id_id``), so it stays as fast at any size.
+_T: Final = {name: cast("Table", model.__table__) for name, model in (
+    ("orders", Order), ("dossiers", Dossier), ("procedures", Procedure), ("agencies", Agency),
+    ("events", TrackingEvent), ("offices", PostOffice))}
+_SCANNED: Final = _T["orders"].alias("scanned")
+_LEG: Final = _T["orders"].alias("leg")
+_EVENT_AGENCY: Final = _T["agencies"].alias("event_agency")
+_D, _P, _A, _E, _PO = (_T[n].c for n in ("dossiers", "procedures", "agencies", "events", "offices"))
+_PUBLIC_VIEW: Final = (
+    select(_D.applicant_name, _P.name, _A.name, _LEG.c.id, _LEG.c.item_code, _LEG.c.leg, _LEG.c.state, _E.kind,
+           _E.upu_code, _E.server_time, _E.lat, _E.lon, _E.reason_code, _PO.name, _EVENT_AGENCY.c.name)
+    .select_from(
+        _SCANNED.join(_T["dossiers"], _D.id == _SCANNED.c.dossier_id)
+        .join(_T["procedures"], _P.id == _D.procedure_id)
+        .join(_T["agencies"], _A.id == _D.agency_id)
+        .join(_LEG, _LEG.c.dossier_id == _D.id)
+        .outerjoin(_T["events"], _E.order_id == _LEG.c.id)
+        .outerjoin(_T["offices"], _PO.id == _E.post_office_id)
+        .outerjoin(_EVENT_AGENCY, _EVENT_AGENCY.c.id == _E.agency_id))
+    .where(_SCANNED.c.item_code == bindparam("code"))
+    .order_by(_LEG.c.id, _E.id)
 )
 
 
-def public_order(session: Session, item_code: str) -> Order:
-    """The order with this (normalised) code, loaded for ``public_tracking``; ``OrderNotFound`` otherwise.
+def public_tracking(session: Session, item_code: str) -> PublicTracking:
+    """The public view of the dossier that the item with this (normalised) code belongs to, both legs.
 
-    ``logistics.orders.services.get_order`` loads everything an order page may need (eight tables and the
-    procedure's checklist, two statements); the public view needs three of them.
+    ``OrderNotFound`` when no item has the code. One statement (``_PUBLIC_VIEW``); the portal status is derived
+    from what it read.
     """
-    order = session.scalar(select(Order).where(Order.item_code == item_code).options(*_PUBLIC_LOAD))
-    if order is None:
+    rows = session.connection().execute(_PUBLIC_VIEW, {"code": item_code}).all()
+    if not rows:
         raise OrderNotFound(item_code)
-    return order
-
-
-def public_tracking(session: Session, order: Order) -> PublicTracking:
-    """The public view of the dossier that ``order`` belongs to (both legs), using indexed reads only.
-
-    One statement reads every leg with its events (``uq_orders_dossier_id_leg``, then
-    ``ix_tracking_events_order_id_id``); the portal status is derived from what it read.
-    """
-    dossier = order.dossier
-    rows = session.execute(
-        select(Order.id, Order.item_code, Order.leg, Order.state, TrackingEvent, PostOffice.name, Agency.name)
-        .outerjoin(TrackingEvent, TrackingEvent.order_id == Order.id)
-        .outerjoin(PostOffice, PostOffice.id == TrackingEvent.post_office_id)
-        .outerjoin(Agency, Agency.id == TrackingEvent.agency_id)
-        .where(Order.dossier_id == dossier.id)
-        .order_by(Order.id, TrackingEvent.id)
-    ).all()
+    applicant, procedure, agency = rows[0][:3]
     legs: dict[int, PublicLeg] = {}
-    for order_id, item_code, leg, state, ev, office_name, agency_name in rows:
+    for (_a, _p, _g, order_id, code, leg, state, kind, upu_code, server_time, lat, lon, reason_code,
+         office_name, agency_name) in rows:
         if order_id not in legs:
-            legs[order_id] = PublicLeg(item_code, leg, LEG_TEXT[leg], state, STATE_TEXT[state], [])
-        if ev is not None:
-            legs[order_id].events.append(PublicEvent(ev.kind, EVENT_TEXT[ev.kind], ev.upu_code, ev.server_time,
-                                                     _place(ev, office_name, agency_name), _reason(ev)))
+            legs[order_id] = PublicLeg(code, leg, LEG_TEXT[leg], state, STATE_TEXT[state], [])
+        if kind is not None:
+            legs[order_id].events.append(PublicEvent(kind, EVENT_TEXT[kind], upu_code, server_time,
+                                                     _place(lat, lon, office_name, agency_name),
+                                                     _reason(kind, reason_code)))
     states = {leg.leg: leg.state for leg in legs.values()}
     status = derive_portal_status(  # as ``portal_status`` answers, from the rows already read
         states.get(Leg.PICKUP), states.get(Leg.RESULT),
         result_recorded=any(e.kind == EventKind.RESULT_READY for leg in legs.values() if leg.leg == Leg.PICKUP
                             for e in leg.events))
     return PublicTracking(
-        item_code=order.item_code,
-        applicant=mask_name(dossier.applicant_name),
-        procedure=dossier.procedure.name,
-        agency=dossier.agency.name,
+        item_code=item_code,
+        applicant=mask_name(applicant),
+        procedure=procedure,
+        agency=agency,
         legs=list(legs.values()),
         portal_status=status,
         portal_text=PORTAL_TEXT[status],
     )
+
+
+# What the personal details read of an order: its dossier with the commune, in one statement.
+_PERSONAL_LOAD: Final = (
+    lazyload("*"),
+    joinedload(Order.dossier).lazyload("*"),
+    joinedload(Order.dossier).joinedload(Dossier.admin_unit),
+)
+
+
+def verified_order(session: Session, item_code: str) -> Order:
+    """The order with this (normalised) code, for a citizen who proved it is theirs; ``OrderNotFound`` otherwise."""
+    order = session.scalar(select(Order).where(Order.item_code == item_code).options(*_PERSONAL_LOAD))
+    if order is None:
+        raise OrderNotFound(item_code)
+    return order
 
 
 def phone_matches(order: Order, digits: str) -> bool:

@@ -15,7 +15,7 @@ from logistics.labels.s10 import normalize_item_code
 from logistics.orders.errors import OrderNotFound, RoutingError, ValidationError
 from logistics.orders.models import Channel, Order, OrderState
 from logistics.routing.services import RoutingPolicy
-from tracking.public import public_order, public_tracking
+from tracking.public import public_tracking
 from tracking.services import book_pickup, book_pickups
 from web.api_auth import api_require
 from web.context import db_session, services
@@ -154,12 +154,11 @@ def tracking(code: str) -> Response | tuple[Response, int]:
     if not decision.allowed:
         return too_many_requests(decision)
     try:
-        order = public_order(db_session(), normalize_item_code(code))
+        view = public_tracking(db_session(), normalize_item_code(code))
     except InvalidItemCode as exc:
         return problem(400, "Bad Request", str(exc))
     except OrderNotFound:
         return problem(404, "Not Found", "Không có bưu gửi mang mã này. / No shipment has this code.")
-    view = public_tracking(db_session(), order)
     return jsonify({
         "item_code": view.item_code,
         "applicant": view.applicant,

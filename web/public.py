@@ -19,7 +19,7 @@ from logistics.orders.services import get_order
 from logistics.routing.services import RoutingPolicy
 from logistics.text import collation_key
 from tracking.demo import showcase_order
-from tracking.public import personal_details, phone_matches, public_order, public_tracking
+from tracking.public import personal_details, phone_matches, public_tracking, verified_order
 from tracking.services import book_pickup
 from web.context import db_session, services
 from web.i18n import gettext as _
@@ -64,7 +64,7 @@ MAX_VERIFIED = 20
 def _track_page(normalized: str, sig: str | None, *, verify_error: str | None = None,
                 status: int = 200) -> str | tuple[str, int]:
     try:
-        order = public_order(db_session(), normalized)
+        view = public_tracking(db_session(), normalized)
     except OrderNotFound:
         return render_template(
             "error.html", title=_("Không tìm thấy bưu gửi"),
@@ -72,8 +72,9 @@ def _track_page(normalized: str, sig: str | None, *, verify_error: str | None = 
                      "Vui lòng kiểm tra lại mã trên nhãn hoặc biên nhận."),
             status=404,
         ), 404
-    details = personal_details(db_session(), order) if normalized in session.get(VERIFIED_KEY, []) else None
-    page = render_template("track.html", view=public_tracking(db_session(), order), verified_label=sig is not None,
+    verified = normalized in session.get(VERIFIED_KEY, [])
+    details = personal_details(db_session(), verified_order(db_session(), normalized)) if verified else None
+    page = render_template("track.html", view=view, verified_label=sig is not None,
                            details=details, verify_error=verify_error, sig=sig)
     return (page, status) if status != 200 else page  # noqa: PLR2004 - HTTP OK
 
