@@ -85,3 +85,28 @@ def test_a_batch_costs_a_few_statements_per_scan(app, client, db):
     assert resp.status_code == 200 and resp.get_json()["accepted"] == n, resp.get_json()
     per_scan = 2 if db.dialect == "postgresql" else 4
     assert len(statements) <= per_scan * n + 15, "\n".join(statements)
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tracking/{code}", "/t/{code}"])
+def test_a_public_tracking_read_is_one_statement(app, client, db, path):
+    # The dossier with its procedure and agency, and every leg with its events and places: one statement
+    # (tracking.public), besides the rate limiter's upsert of the JSON API (no Redis here) and SQLite's BEGIN.
+    with app.app_context():
+        svc = services()
+        with svc.db.unit_of_work() as s:
+            order = book(s)
+            code = order.item_code
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        if "rate_limit" not in statement and not statement.startswith("BEGIN"):
+            statements.append(statement.split("\n")[0][:100])
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        resp = client.get(path.format(code=code))
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert resp.status_code == 200
+    assert code in resp.get_data(as_text=True)
+    assert len(statements) == 1, statements
