@@ -29,6 +29,9 @@ SCOPES = frozenset({
 _TOKEN_RE = re.compile(r"^dp_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$")
 DEFAULT_LIFETIME = timedelta(days=365)
 MAX_LIFETIME = timedelta(days=3 * 365)
+# How stale ``last_used_at`` may get. Writing it on every call made every request of a system a write (a
+# commit that waits for the WAL) and queued concurrent requests with the same token on its row's lock.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 class TokenError(ValueError):
@@ -101,7 +104,8 @@ def authenticate_token(session: Session, presented: str, *, now: datetime | None
         raise refused
     if token.revoked_at is not None or token.expires_at <= now:
         raise refused
-    token.last_used_at = now
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
     return token
 
 

@@ -77,3 +77,15 @@ def test_cli_issues_the_reference_and_labels_scopes(tmp_path, monkeypatch):
     assert "labels:read reference:read" in runner.invoke(main, ["tokens", "list"]).output
     bad = runner.invoke(main, ["tokens", "create", "--name", "x", "--scope", "reference:write"])
     assert bad.exit_code != 0 and "reference:write" in bad.output
+
+
+def test_last_use_is_recorded_to_the_minute_not_written_on_every_call(db_session):
+    issued = issue_token(db_session, name="iGate", scopes=["orders:read"])
+    start = utcnow()
+    assert authenticate_token(db_session, issued.secret, now=start).last_used_at == start
+    db_session.flush()
+    token = authenticate_token(db_session, issued.secret, now=start + timedelta(seconds=30))
+    assert token.last_used_at == start
+    assert token not in db_session.dirty  # a system's reads stay reads
+    later = start + timedelta(seconds=61)
+    assert authenticate_token(db_session, issued.secret, now=later).last_used_at == later
