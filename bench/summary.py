@@ -14,8 +14,9 @@ Contract with the benches: a bench prints, as its last ``BENCH_JSON`` line, one 
 null), ``ratio`` the bench's own comparison of the two, ``target`` a text and ``met`` true/false, or null
 for rows that only inform. A bench that reports ``"targets": [{"check", "value", "target", "ok"}]`` instead
 (bench_http) is read too: each target becomes a row with its value as the ratio (and the two rates it compares
-as figure and ceiling when its ``results`` name them). Exit status: 1 when a bench failed or printed no
-BENCH_JSON, else 0 (unmet targets are reported, not failures).
+as figure and ceiling when its ``results`` name them: their totals, while bench_http's ratio is the median of
+its paired slices, so the two can differ). Exit status: 1 when a bench failed or printed no BENCH_JSON, else 0
+(unmet targets are reported, not failures).
 """
 
 from __future__ import annotations
@@ -179,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {script.stem}: {seconds:.0f} s\n", flush=True)
     print(f"== summary{' (quick: small sizes, figures are not the reference ones)' if args.quick else ''}")
     print(format_table(rows))
+    if any(r.bench == "bench_http" for r in rows):
+        print("(bench_http: figure and ceiling are the totals; its ratio is the median of the paired slices' ratios)")
     return 1 if failed else 0
 
 
