@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "bench_http.py"
-_spec = importlib.util.spec_from_file_location("bench_http_module", _PATH)
-assert _spec is not None and _spec.loader is not None
-bench_http = importlib.util.module_from_spec(_spec)
-sys.modules["bench_http_module"] = bench_http  # dataclasses look their module up while building the class
-_spec.loader.exec_module(bench_http)
+from tests.scripts import load_script
+
+bench_http = load_script("bench/bench_http.py", "bench_http_module")
 
 
 def _result(name: str, per_slice: list[float | None]) -> object:

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-_PATH = Path(__file__).resolve().parents[2] / "bench" / "summary.py"
-_spec = importlib.util.spec_from_file_location("bench_summary", _PATH)
-assert _spec is not None and _spec.loader is not None
-summary = importlib.util.module_from_spec(_spec)
-sys.modules["bench_summary"] = summary  # dataclasses look their module up while building the class
-_spec.loader.exec_module(summary)
+from tests.scripts import load_script
+
+summary = load_script("bench/summary.py", "bench_summary")
 
 LABELS = {"bench": "bench_labels", "rows": [
     {"path": "labels: PDF label", "figure": 88.14, "unit": "labels/s", "ceiling": 121.0, "ratio": 0.7284,

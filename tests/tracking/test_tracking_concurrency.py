@@ -1,7 +1,6 @@
 """Concurrent scans of one item with real commits: exactly one transition wins, the chain never forks."""
 
 import threading
-from collections.abc import Callable
 
 import pytest
 from sqlalchemy import event, func, select
@@ -28,11 +27,11 @@ def _collected_order(db):
         return order.id, order.item_code, order.post_office_id
 
 
-def _moved_before_the_write(session: Session, order_id: int, compete: Callable[[], None]) -> list[bool]:
-    """Run ``compete`` (another transaction that moves the order, committed) just before ``session`` writes it.
+def _moved_before_the_write(db, session: Session, order_id: int, kind: str) -> list[bool]:
+    """Let another courier scan the order (``kind``, committed) just before ``session`` writes it.
 
     By then the scan has read the item and its version: this is the window in which a real race is lost, made
-    to happen every time. Returns a list that holds True once ``compete`` ran.
+    to happen every time. Returns a list that holds True once the other scan ran.
     """
     fired: list[bool] = []
 
@@ -40,7 +39,8 @@ def _moved_before_the_write(session: Session, order_id: int, compete: Callable[[
         if not fired and "UPDATE orders" in statement and isinstance(parameters, dict) \
                 and parameters.get("order_id") == order_id:
             fired.append(True)
-            compete()
+            with db.unit_of_work() as other:
+                assert scan(other, other.get(Order, order_id), kind).ok
 
     event.listen(session.connection(), "before_cursor_execute", before)
     return fired
@@ -118,11 +118,7 @@ def test_a_scan_that_loses_the_race_between_its_read_and_its_write_is_a_conflict
             stale = slow.get(Order, order_id)  # a copy in the session: the scan reads the row itself anyway
             raw = payload(stale, "arrived_post_office")
 
-            def other_courier() -> None:
-                with db.unit_of_work() as fast:
-                    assert scan(fast, fast.get(Order, order_id), "arrived_post_office").ok
-
-            fired = _moved_before_the_write(slow, order_id, other_courier)
+            fired = _moved_before_the_write(db, slow, order_id, "arrived_post_office")
             outcome = record_scan(slow, raw, actor=courier(stale), ctx=CTX, alone=alone)
             slow.commit()
         finally:
@@ -175,11 +171,7 @@ def test_a_collection_that_loses_the_race_leaves_no_trace_of_its_writes(db, alon
             stale = slow.get(Order, order_id)
             raw = payload(stale, "collected", id_number_last4="9999")
 
-            def other_courier() -> None:
-                with db.unit_of_work() as fast:
-                    assert scan(fast, fast.get(Order, order_id), "collected").ok
-
-            fired = _moved_before_the_write(slow, order_id, other_courier)
+            fired = _moved_before_the_write(db, slow, order_id, "collected")
             outcome = record_scan(slow, raw, actor=courier(stale), ctx=CTX, alone=alone)
             slow.commit()
         finally:
@@ -209,11 +201,7 @@ def test_a_batch_with_a_scan_that_loses_a_race_keeps_the_others(db):
             fresh = slow.get(Order, fresh_id)
             raws = [payload(fresh, "collected"), payload(stale, "arrived_post_office")]
 
-            def other_courier() -> None:
-                with db.unit_of_work() as other:
-                    assert scan(other, other.get(Order, contested_id), "arrived_post_office").ok
-
-            fired = _moved_before_the_write(slow, contested_id, other_courier)
+            fired = _moved_before_the_write(db, slow, contested_id, "arrived_post_office")
             outcomes = record_scans(slow, raws, actor=courier(stale), ctx=CTX)
             slow.commit()
         finally:
