@@ -117,7 +117,6 @@ def test_a_scan_that_loses_the_race_between_its_read_and_its_write_is_a_conflict
         try:
             stale = slow.get(Order, order_id)  # a copy in the session: the scan reads the row itself anyway
             raw = payload(stale, "arrived_post_office")
-
             fired = _moved_before_the_write(db, slow, order_id, "arrived_post_office")
             outcome = record_scan(slow, raw, actor=courier(stale), ctx=CTX, alone=alone)
             slow.commit()
@@ -170,7 +169,6 @@ def test_a_collection_that_loses_the_race_leaves_no_trace_of_its_writes(db, alon
         try:
             stale = slow.get(Order, order_id)
             raw = payload(stale, "collected", id_number_last4="9999")
-
             fired = _moved_before_the_write(db, slow, order_id, "collected")
             outcome = record_scan(slow, raw, actor=courier(stale), ctx=CTX, alone=alone)
             slow.commit()
@@ -200,7 +198,6 @@ def test_a_batch_with_a_scan_that_loses_a_race_keeps_the_others(db):
             stale = slow.get(Order, contested_id)
             fresh = slow.get(Order, fresh_id)
             raws = [payload(fresh, "collected"), payload(stale, "arrived_post_office")]
-
             fired = _moved_before_the_write(db, slow, contested_id, "arrived_post_office")
             outcomes = record_scans(slow, raws, actor=courier(stale), ctx=CTX)
             slow.commit()
